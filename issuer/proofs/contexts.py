@@ -1,0 +1,166 @@
+"""The fixed set of JSON-LD contexts a credential may name, each pinned by SHA-256.
+
+Contexts are never fetched from the network: a context host could serve other term
+definitions tomorrow and silently change what a signature covers, and fetching at sign
+or verify time would let a credential make the service reach any URL. The documents
+are package data of ``openbadgeslib`` (``openbadgeslib/ob3/contexts/``), read with
+``importlib.resources``; each file's bytes are checked against the SHA-256 pinned here
+the first time it is loaded, so upgrading that package cannot change a context under
+us without failing loudly.
+
+Provenance of the pins (checked against ``/work/shared/conformance/ob3/contexts``):
+
+- ``credentials-v2.json`` is byte-identical to the W3C VC 2.0 context.
+- ``ob-v3p0-context-3.0.2.json`` is byte-identical to the 1EdTech spec repository's.
+- ``ob-v3p0-context-3.0.1.json`` and ``ob-v3p0-extensions.json`` are JSON-identical
+  (same terms, other whitespace) to the 1EdTech copies.
+- ``ob-v3p0-context-3.0.3.json`` is the 1EdTech validator's variant of 3.0.3: the spec
+  repository's file plus the top-level terms ``endorsementJwt`` and ``jti``. A
+  credential that uses neither term canonicalizes identically with both (the 1EdTech
+  eddsa-rdfc-2022 test vector is reproduced byte for byte in the tests).
+- ``security-data-integrity-v2.json`` and ``security-multikey-v1.json`` are the W3C CCG
+  security contexts as bundled by openbadgeslib 4.6.3.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from issuer.errors import CanonicalizationError
+
+CONTEXTS_PACKAGE = "openbadgeslib.ob3.contexts"
+
+VC_V2 = "https://www.w3.org/ns/credentials/v2"
+OB_V3P0_3_0_3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+OB_V3P0_3_0_2 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json"
+OB_V3P0_3_0_1 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json"
+OB_V3P0_EXTENSIONS = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
+DATA_INTEGRITY_V2 = "https://w3id.org/security/data-integrity/v2"
+MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
+
+
+@dataclass(frozen=True)
+class PinnedContext:
+    """Where a context document lives in the package and the SHA-256 of its bytes."""
+
+    resource: str
+    sha256: str
+
+
+ALLOWED_CONTEXTS: dict[str, PinnedContext] = {
+    VC_V2: PinnedContext(
+        "credentials-v2.json",
+        "59955ced6697d61e03f2b2556febe5308ab16842846f5b586d7f1f7adec92734",
+    ),
+    OB_V3P0_3_0_3: PinnedContext(
+        "ob-v3p0-context-3.0.3.json",
+        "3d34f4d4ef1bce691106e63798beb5e7b862ba841423f5ee1e53ab7ddf3bca84",
+    ),
+    OB_V3P0_3_0_2: PinnedContext(
+        "ob-v3p0-context-3.0.2.json",
+        "00666ad080ba407687ed1846b7f5e7495f5019042b202a727de47c48a1755c53",
+    ),
+    OB_V3P0_3_0_1: PinnedContext(
+        "ob-v3p0-context-3.0.1.json",
+        "5f3d9dd6288ef437ff8286cf95ffbff609c748a66f24a1e9450c45ca64be1571",
+    ),
+    OB_V3P0_EXTENSIONS: PinnedContext(
+        "ob-v3p0-extensions.json",
+        "87c06c81bc2317663bf288d740d94fddd2818c4342b186270ff6371dfaa63f93",
+    ),
+    DATA_INTEGRITY_V2: PinnedContext(
+        "security-data-integrity-v2.json",
+        "67f21e6e33a6c14e5ccfd2fc7865f7474fb71a04af7e94136cb399dfac8ae8f4",
+    ),
+    MULTIKEY_V1: PinnedContext(
+        "security-multikey-v1.json",
+        "ba2c182de2d92f7e47184bcca8fcf0beaee6d3986c527bf664c195bbc7c58597",
+    ),
+}
+
+_loaded: dict[str, dict[str, Any]] = {}
+_loaded_lock = threading.Lock()
+
+
+def load_context(url: str) -> dict[str, Any]:
+    """Return a fresh copy of the pinned context document for ``url``.
+
+    The match is exact (no normalisation of scheme, case or trailing slash). The file is
+    read and hash-checked once per process; every call returns a deep copy because
+    JSON-LD processors may rewrite the document they are given (pyld resolves nested
+    ``@context`` URLs in place), and the pinned original must stay as it was checked.
+
+    Raises:
+        CanonicalizationError: ``context_not_allowed`` if ``url`` is not in the allowed
+            set; ``context_hash_mismatch`` if the packaged file's SHA-256 differs from
+            the pin; ``context_unreadable`` if it is missing or not a JSON object.
+    """
+    pinned = ALLOWED_CONTEXTS.get(url) if isinstance(url, str) else None
+    if pinned is None:
+        raise CanonicalizationError(
+            "context_not_allowed",
+            f"The JSON-LD context {url!r} is not one of the contexts this service accepts; "
+            "contexts are never fetched from the network.",
+            {"url": url},
+        )
+    with _loaded_lock:
+        document = _loaded.get(url)
+        if document is None:
+            document = _read_pinned(url, pinned)
+            _loaded[url] = document
+    return copy.deepcopy(document)
+
+
+def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON-LD document loader in pyld's shape that serves only the pinned contexts.
+
+    The result is tagged ``static``: pyld then keeps the processed context in the
+    resolver's shared cache keyed by URL instead of re-processing ~100 term definitions
+    on every call. That is correct only because a URL here always maps to the same
+    pinned bytes; ``issuer.proofs.data_integrity`` gives pyld a resolver whose cache is
+    private to it, so no other loader in the process can place a different document
+    under one of these URLs.
+
+    Raises:
+        CanonicalizationError: as ``load_context``.
+    """
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": load_context(url),
+        "tag": "static",
+    }
+
+
+def _read_pinned(url: str, pinned: PinnedContext) -> dict[str, Any]:
+    """Read one packaged context and check its bytes against the pin."""
+    try:
+        raw = resources.files(CONTEXTS_PACKAGE).joinpath(pinned.resource).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        raise CanonicalizationError(
+            "context_unreadable",
+            f"The packaged JSON-LD context for {url} cannot be read.",
+            {"url": url, "resource": pinned.resource},
+        ) from error
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != pinned.sha256:
+        raise CanonicalizationError(
+            "context_hash_mismatch",
+            f"The packaged JSON-LD context for {url} does not match its pinned SHA-256.",
+            {"url": url, "expected": pinned.sha256, "actual": digest},
+        )
+    document = json.loads(raw)
+    if not isinstance(document, dict):
+        raise CanonicalizationError(
+            "context_unreadable",
+            f"The packaged JSON-LD context for {url} is not a JSON object.",
+            {"url": url},
+        )
+    return document
