@@ -1,0 +1,275 @@
+"""VC-JWT: an Open Badges 3.0 credential secured as a compact JWS (OB 3.0 §8.2).
+
+The JWT payload is the credential itself (no ``vc`` wrapper) plus the registered claims
+``iss`` (issuer id), ``sub`` (credentialSubject id), ``jti`` (credential id), ``nbf``
+(validFrom) and ``exp`` (validUntil). The header is exactly ``alg``, ``kid`` and ``typ``.
+
+Verification trusts nothing in the token before its signature checks out: the header is
+read only to find the ``kid``, the key comes from the caller's resolver, and the
+algorithm is the resolved key's, never the header's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from issuer import strict_json
+from issuer.did import VerificationKey
+from issuer.errors import InvalidInput, KeyringError, ProofError
+from issuer.keyring import PrivateKeyObject, SigningKey
+
+ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+ALLOWED_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
+# OB 3.0 examples use "JWT"; VC-JOSE-COSE registers "vc+jwt"; both name the same thing.
+ALLOWED_TYPES = frozenset({"JWT", "vc+jwt"})
+JWT_TYPE = "JWT"
+MAX_TOKEN_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 64
+LEEWAY_SECONDS = 60
+REGISTERED_CLAIMS = ("iss", "sub", "jti", "nbf", "exp")
+
+_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+
+# Each algorithm and the key type that may verify it; the resolver's answer must agree.
+_KEY_TYPES: dict[str, type] = {
+    "EdDSA": ed25519.Ed25519PublicKey,
+    "RS256": rsa.RSAPublicKey,
+    "ES256": ec.EllipticCurvePublicKey,
+}
+
+# Short RSA keys are an error, not a warning.
+_JWS = jwt.PyJWS(options={"enforce_minimum_key_length": True})
+
+
+def sign_vc_jwt(credential: dict[str, Any], key: SigningKey[PrivateKeyObject]) -> str:
+    """Sign ``credential`` (any ``proof`` member left out) as a VC-JWT with ``key``.
+
+    Raises ProofError with ``jwt_alg_not_allowed`` for a key of another algorithm, and
+    ``jwt_credential_invalid`` when the credential has no issuer id or no valid
+    ``validFrom`` (or an invalid ``validUntil``).
+    """
+    if key.alg not in ALLOWED_ALGORITHMS:
+        raise ProofError("jwt_alg_not_allowed", f"VC-JWT cannot be signed with {key.alg}.")
+    payload = {name: value for name, value in credential.items() if name != "proof"}
+    issuer_id = _issuer_id(credential)
+    if issuer_id is None:
+        raise ProofError("jwt_credential_invalid", "The credential has no issuer id.")
+    claims: dict[str, Any] = {"iss": issuer_id, "nbf": _numeric_date(credential, "validFrom")}
+    subject_id = _subject_id(credential)
+    if subject_id is not None:
+        claims["sub"] = subject_id
+    if isinstance(credential.get("id"), str):
+        claims["jti"] = credential["id"]
+    if "validUntil" in credential:
+        claims["exp"] = _numeric_date(credential, "validUntil")
+    payload.update(claims)
+    payload_bytes = json.dumps(
+        payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+    # PyJWT puts "alg" and the given "typ" and "kid" in the header and nothing else.
+    return _JWS.encode(
+        payload_bytes,
+        key.private_key,
+        algorithm=key.alg,
+        headers={"kid": key.kid, "typ": JWT_TYPE},
+    )
+
+
+def verify_vc_jwt(
+    token: str,
+    resolve_key: Callable[[str], VerificationKey],
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Verify a VC-JWT and return the credential it carries (without the JWT claims).
+
+    ``resolve_key`` maps the header's ``kid`` to a trusted public key; it may raise
+    KeyringError, which becomes ``unknown_key``. Raises ProofError with one of
+    ``jwt_too_large``, ``jwt_malformed``, ``jwt_header_not_allowed``,
+    ``jwt_alg_not_allowed``, ``jwt_kid_missing``, ``unknown_key``, ``jwt_key_invalid``,
+    ``jwt_bad_signature``, ``jwt_claims_mismatch``, ``jwt_kid_issuer_mismatch``,
+    ``jwt_expired`` or ``jwt_not_yet_valid``. The last two are raised only after the
+    signature verified, and carry the credential in ``details["credential"]``.
+    """
+    if not isinstance(token, str):
+        raise ProofError("jwt_malformed", "A VC-JWT is a string.")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
+    token = token.strip()
+    header = _unverified_header(token)
+    key = _resolve(header["kid"], resolve_key)
+    if header["alg"] != key.alg:
+        raise ProofError(
+            "jwt_alg_not_allowed", f"The key {key.kid} signs with {key.alg}, not {header['alg']}."
+        )
+    payload = _verified_payload(token, key)
+    credential = {name: value for name, value in payload.items() if name not in REGISTERED_CLAIMS}
+    _check_claims(payload, credential, key.kid)
+    _check_validity_period(payload, credential, now or datetime.now(UTC))
+    return credential
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    match = _COMPACT_JWS.fullmatch(token)
+    if match is None:
+        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
+    header = _parse_json(_base64url_decode(match.group(1)), "header")
+    extra = sorted(set(header) - ALLOWED_HEADER_MEMBERS)
+    if extra:
+        # The names come from the token: quote a few, shortened, never all of them.
+        named = ", ".join(name[:32] for name in extra[:4])
+        raise ProofError(
+            "jwt_header_not_allowed", f"The JWT header may hold only alg, kid and typ, not {named}."
+        )
+    # Membership tests need hashable values; a list or object here is simply not allowed.
+    if not isinstance(header.get("alg"), str) or header["alg"] not in ALLOWED_ALGORITHMS:
+        raise ProofError(
+            "jwt_alg_not_allowed",
+            f"The algorithm must be one of {', '.join(sorted(ALLOWED_ALGORITHMS))}.",
+        )
+    if "typ" in header and (
+        not isinstance(header["typ"], str) or header["typ"] not in ALLOWED_TYPES
+    ):
+        raise ProofError("jwt_header_not_allowed", "The JWT typ must be JWT or vc+jwt.")
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        raise ProofError("jwt_kid_missing", "The JWT header names no key (kid).")
+    return header
+
+
+def _base64url_decode(segment: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise ProofError("jwt_malformed", "A JWT segment is not base64url.") from None
+
+
+def _parse_json(raw: bytes, name: str) -> dict[str, Any]:
+    # The strict reader refuses duplicate members, so that nobody can read another "alg"
+    # or "iss" in the same bytes than this module did.
+    try:
+        value: dict[str, Any] = strict_json.parse(
+            raw, max_bytes=MAX_TOKEN_BYTES, max_depth=MAX_JSON_DEPTH
+        )
+    except InvalidInput as error:
+        raise ProofError("jwt_malformed", f"The JWT {name}: {error.message}") from None
+    return value
+
+
+def _resolve(kid: str, resolve_key: Callable[[str], VerificationKey]) -> VerificationKey:
+    try:
+        key = resolve_key(kid)
+    except KeyringError:
+        raise ProofError("unknown_key", "The key named by the JWT kid is not known.") from None
+    if key.alg not in ALLOWED_ALGORITHMS or not isinstance(key.public_key, _KEY_TYPES[key.alg]):
+        raise ProofError("jwt_key_invalid", f"The key {kid} cannot verify a VC-JWT.")
+    return key
+
+
+def _verified_payload(token: str, key: VerificationKey) -> dict[str, Any]:
+    try:
+        decoded = _JWS.decode_complete(token, key.public_key, algorithms=[key.alg])
+    except jwt.InvalidSignatureError:
+        raise ProofError("jwt_bad_signature", "The VC-JWT signature does not match.") from None
+    except jwt.InvalidKeyError:
+        raise ProofError("jwt_key_invalid", f"The key {key.kid} cannot verify this.") from None
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise ProofError("jwt_malformed", "The VC-JWT cannot be decoded.") from None
+    return _parse_json(decoded["payload"], "payload")
+
+
+def _check_claims(payload: dict[str, Any], credential: dict[str, Any], kid: str) -> None:
+    expected: dict[str, Any] = {
+        "iss": _issuer_id(credential),
+        "sub": _subject_id(credential),
+        "jti": credential.get("id") if isinstance(credential.get("id"), str) else None,
+    }
+    for claim, value in expected.items():
+        if payload.get(claim) != value:
+            raise ProofError(
+                "jwt_claims_mismatch", f"The JWT claim {claim} does not match the credential."
+            )
+    # A key of this issuer must not vouch for a credential naming another issuer.
+    if kid.split("#", 1)[0] != expected["iss"]:
+        raise ProofError(
+            "jwt_kid_issuer_mismatch", "The signing key does not belong to the credential issuer."
+        )
+    for claim, member in (("nbf", "validFrom"), ("exp", "validUntil")):
+        # nbf and validFrom are required; exp and validUntil go together or not at all.
+        if claim == "exp" and member not in credential and claim not in payload:
+            continue
+        if not _same_second(payload.get(claim), credential.get(member)):
+            raise ProofError(
+                "jwt_claims_mismatch", f"The JWT claim {claim} does not match {member}."
+            )
+
+
+def _same_second(claim: Any, member: Any) -> bool:
+    if not _is_number(claim) or not isinstance(member, str):
+        return False
+    moment = _parse_date_time(member)
+    return moment is not None and math.floor(claim) == math.floor(moment.timestamp())
+
+
+def _check_validity_period(
+    payload: dict[str, Any], credential: dict[str, Any], now: datetime
+) -> None:
+    current = now.timestamp()
+    if payload["nbf"] > current + LEEWAY_SECONDS:
+        raise ProofError(
+            "jwt_not_yet_valid",
+            "The credential is not valid yet (validFrom is in the future).",
+            details={"credential": credential},
+        )
+    if "exp" in payload and payload["exp"] < current - LEEWAY_SECONDS:
+        raise ProofError(
+            "jwt_expired",
+            "The credential has expired (validUntil is in the past).",
+            details={"credential": credential},
+        )
+
+
+def _issuer_id(credential: dict[str, Any]) -> str | None:
+    issuer = credential.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    return issuer if isinstance(issuer, str) and issuer else None
+
+
+def _subject_id(credential: dict[str, Any]) -> str | None:
+    subject = credential.get("credentialSubject")
+    if isinstance(subject, dict) and isinstance(subject.get("id"), str):
+        return str(subject["id"])
+    return None
+
+
+def _numeric_date(credential: dict[str, Any], member: str) -> int:
+    value = credential.get(member)
+    moment = _parse_date_time(value) if isinstance(value, str) else None
+    if moment is None:
+        raise ProofError(
+            "jwt_credential_invalid", f"{member} must be a date-time with a time zone."
+        )
+    return math.floor(moment.timestamp())
+
+
+def _parse_date_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _is_number(value: Any) -> bool:
+    # Python reads 1e999 as infinity, which no date is.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
