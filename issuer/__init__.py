@@ -1,0 +1,42 @@
+"""An Open Badges 3.0 issuer: one verifiable badge per competency-framework level."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: load and validate config, build the services once, wire the web.
+
+    Raises ConfigurationError (and TemplateError / KeyringError) when it must not start.
+    """
+    from issuer import config, web
+    from issuer.services import Services
+
+    app = Flask(__name__, instance_relative_config=True)
+    # Keep every value a string as the operator wrote it; config.validate converts numbers.
+    app.config.from_prefixed_env("ISSUER", loads=str)
+    config.load(app.config, app.instance_path, test_config)
+    _configure_logging()
+    config.validate(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] != "development"
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.extensions["issuer"] = Services.build(app.config)
+    web.init_app(app)
+    return app
+
+
+def _configure_logging() -> None:
+    # Under gunicorn or a test runner a handler already exists; add ours only when alone.
+    logger = logging.getLogger("issuer")
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -1,0 +1,207 @@
+"""The ``issuer`` command: a Flask CLI group (``issuer run`` serves in development)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from issuer import config as issuer_config
+from issuer import create_app, keyring
+from issuer.errors import IssuerError
+from issuer.frameworks import import_framework, load_templates
+from issuer.services import Services
+
+BUNDLED_FRAMEWORKS = Path(__file__).resolve().parent.parent / "frameworks"
+
+
+def _services() -> Services:
+    return current_app.extensions["issuer"]
+
+
+def _fail(error: IssuerError) -> None:
+    click.echo(f"error: {error.code}: {error.message}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """Open Badges 3.0 issuer."""
+
+
+@main.command()
+@with_appcontext
+def init() -> None:
+    """Create the database, generate keys if there are none, import the bundled framework.
+
+    Safe to run again: it changes nothing that already exists.
+    """
+    services = _services()
+    try:
+        services.db.migrate()
+        click.echo(f"Database ready: {services.db.engine.url.render_as_string(hide_password=True)}")
+        created = keyring.generate_missing(
+            services.keyring.keys_dir, issuer_config.passphrase_bytes(current_app.config)
+        )
+        for key in created:
+            click.echo(f"Generated key: {key.describe()}")
+        services.keyring.reset()
+        services.keyring()
+        catalog = services.catalog
+        if not len(catalog):
+            for path in sorted(BUNDLED_FRAMEWORKS.glob("*.json")):
+                written = import_framework(path, services.templates_dir)
+                click.echo(f"Imported {path.name}: {len(written)} files")
+            catalog = load_templates(services.templates_dir)
+    except IssuerError as error:
+        _fail(error)
+    click.echo(f"Issuer {services.issuer_profile.id} is ready with {len(catalog)} badges.")
+
+
+@main.group()
+def frameworks() -> None:
+    """Competency frameworks."""
+
+
+@frameworks.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_command(file: Path) -> None:
+    """Turn FILE into one badge template per level under the templates directory."""
+    try:
+        written = import_framework(file, _services().templates_dir)
+    except IssuerError as error:
+        _fail(error)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@main.group()
+def templates() -> None:
+    """Badge templates."""
+
+
+@templates.command("check")
+@with_appcontext
+def check_templates() -> None:
+    """Validate every badge template against its schema."""
+    try:
+        catalog = load_templates(_services().templates_dir)
+    except IssuerError as error:
+        _fail(error)
+    click.echo(f"{len(catalog)} templates are valid.")
+
+
+@main.group()
+def assessors() -> None:
+    """Assessor accounts."""
+
+
+@assessors.command("add")
+@click.argument("email")
+@click.option("--name", help="Display name.")
+@click.option("--levels", default="", help="Comma-separated <framework>/<level> list.")
+@click.option("--all", "all_levels", is_flag=True, help="May award every level.")
+@click.option("--admin", is_flag=True, help="Administrator (may do everything).")
+@with_appcontext
+def add_assessor(email: str, name: str | None, levels: str, all_levels: bool, admin: bool) -> None:
+    """Create an assessor; prints a one-time password and an API token (the last line)."""
+    services = _services()
+    chosen = [level.strip() for level in levels.split(",") if level.strip()]
+    try:
+        for achievement in chosen:
+            framework, _, level = achievement.partition("/")
+            services.catalog.get(framework, level)
+        created = services.assessors.add(
+            email, name=name, levels=chosen, all_levels=all_levels, is_admin=admin
+        )
+    except IssuerError as error:
+        _fail(error)
+    principal = created.principal
+    scope = (
+        "admin"
+        if principal.is_admin
+        else "all levels"
+        if principal.all_levels
+        else (", ".join(sorted(principal.levels)) or "no levels yet")
+    )
+    click.echo(f"Assessor {principal.email} ({scope})")
+    click.echo(f"One-time password: {created.password}")
+    click.echo("API token (shown once):")
+    click.echo(created.token)
+
+
+@main.command()
+@click.option(
+    "--assessor", "assessor_email", required=True, help="E-mail of the awarding assessor."
+)
+@click.option("--achievement", required=True, help="<framework>/<level>")
+@click.option("--email", required=True, help="The earner's e-mail address.")
+@click.option("--name", help="The earner's name.")
+@click.option("--statements", help="Comma-separated 0-based statement indexes (default: all).")
+@click.option("--valid-until", help="Expiry, e.g. 2030-01-31T00:00:00Z.")
+@with_appcontext
+def award(
+    assessor_email: str,
+    achievement: str,
+    email: str,
+    name: str | None,
+    statements: str | None,
+    valid_until: str | None,
+) -> None:
+    """Award a level badge; prints the credential's id and page."""
+    services = _services()
+    request: dict[str, object] = {"achievement": achievement, "recipient": {"email": email}}
+    if name:
+        request["recipient"] = {"email": email, "name": name}
+    try:
+        if statements:
+            request["statements"] = [int(part) for part in statements.split(",")]
+        if valid_until:
+            request["validUntil"] = valid_until
+        assessor = services.assessors.by_email(assessor_email)
+        issued = services.issuance.award(assessor, request)
+    except ValueError:
+        click.echo("error: statements must be whole numbers separated by commas", err=True)
+        sys.exit(2)
+    except IssuerError as error:
+        _fail(error)
+    click.echo(
+        json.dumps({"id": issued.id, "page": f"{services.base_url}/credentials/{issued.id}"})
+    )
+
+
+@main.group()
+def keys() -> None:
+    """The issuer's signing keys."""
+
+
+@keys.command("list")
+@with_appcontext
+def list_keys() -> None:
+    """Every key that ever signed (never key material)."""
+    try:
+        for line in _services().keyring().describe():
+            click.echo(line)
+    except IssuerError as error:
+        _fail(error)
+
+
+@keys.command("rotate")
+@click.argument("alg", type=click.Choice(keyring.ALGORITHMS))
+@with_appcontext
+def rotate_key(alg: str) -> None:
+    """Make a new active key for ALG; the old one stays published (public half only)."""
+    services = _services()
+    try:
+        created = keyring.rotate(
+            services.keyring.keys_dir, issuer_config.passphrase_bytes(current_app.config), alg
+        )
+    except IssuerError as error:
+        _fail(error)
+    services.keyring.reset()
+    click.echo(f"New key: {created.describe()}. Restart the service to sign with it.")

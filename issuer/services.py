@@ -1,0 +1,149 @@
+"""The domain services, built once per process from the validated configuration."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from issuer import config as issuer_config
+from issuer import did
+from issuer.assessors import AssessorService
+from issuer.awarding import OB_V3_CONTEXT, VC_V2_CONTEXT, IssuerProfile, build_achievement
+from issuer.errors import KeyringError
+from issuer.frameworks import Template, TemplateCatalog, load_templates
+from issuer.issuance import IssuanceService
+from issuer.keyring import Keyring
+from issuer.storage import Database
+
+log = logging.getLogger("issuer")
+
+
+@dataclass
+class KeyringSlot:
+    """Loads the keyring on first use, so that ``issuer init`` can run before keys exist."""
+
+    keys_dir: Path
+    passphrase: bytes | None
+    controller: str
+    allow_unencrypted: bool
+    _keyring: Keyring | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self) -> Keyring:
+        """The keyring. Raises KeyringError when the keys cannot be loaded."""
+        if self._keyring is None:
+            with self._lock:
+                if self._keyring is None:
+                    self._keyring = Keyring.load(
+                        self.keys_dir,
+                        self.passphrase,
+                        controller=self.controller,
+                        allow_unencrypted=self.allow_unencrypted,
+                    )
+                    for line in self._keyring.describe():
+                        log.info("Key loaded: %s", line)
+        return self._keyring
+
+    def reset(self) -> None:
+        with self._lock:
+            self._keyring = None
+
+
+@dataclass
+class Services:
+    db: Database
+    catalog: TemplateCatalog
+    keyring: KeyringSlot
+    issuer_profile: IssuerProfile
+    base_url: str
+    assessors: AssessorService
+    issuance: IssuanceService
+    templates_dir: Path
+
+    @classmethod
+    def build(cls, config: dict[str, Any]) -> Services:
+        """Build every service from validated ``config``.
+
+        Raises TemplateError when a badge template is broken, and KeyringError when keys
+        exist but cannot be used (wrong passphrase, unsafe file mode, ...).
+        """
+        base_url = config["BASE_URL"]
+        issuer_did = did.did_web_from_base_url(base_url)
+        db = Database(config["DATABASE_URL"])
+        templates_dir = Path(config["TEMPLATES_DIR"])
+        catalog = load_templates(templates_dir)
+        keyring = KeyringSlot(
+            keys_dir=Path(config["KEYS_DIR"]),
+            passphrase=issuer_config.passphrase_bytes(config),
+            controller=issuer_did,
+            allow_unencrypted=config["ENV"] == "development",
+        )
+        profile = IssuerProfile(id=issuer_did, name=config["NAME"], url=base_url)
+        issuance = IssuanceService(
+            db,
+            catalog,
+            keyring,
+            issuer=profile,
+            base_url=base_url,
+            jwt_algorithm=config["JWT_ALGORITHM"],
+        )
+        services = cls(
+            db=db,
+            catalog=catalog,
+            keyring=keyring,
+            issuer_profile=profile,
+            base_url=base_url,
+            assessors=AssessorService(db),
+            issuance=issuance,
+            templates_dir=templates_dir,
+        )
+        services.load_keys_if_present()
+        log.info("Issuer %s at %s, %d badge templates", issuer_did, base_url, len(catalog))
+        return services
+
+    def load_keys_if_present(self) -> None:
+        """Load the keys now, so a wrong passphrase stops start-up; tolerate no keys yet."""
+        try:
+            self.keyring()
+        except KeyringError as error:
+            if error.code != "key_missing":
+                raise
+            log.warning("No signing keys yet in %s: run `issuer init`.", self.keyring.keys_dir)
+
+    def issuer_document(self) -> dict[str, Any]:
+        """The issuer's OB ``Profile`` as a standalone JSON-LD document."""
+        return {"@context": [VC_V2_CONTEXT, OB_V3_CONTEXT], **self.issuer_profile.as_json()}
+
+    def achievement_document(self, template: Template) -> dict[str, Any]:
+        """An ``Achievement`` as a standalone JSON-LD document."""
+        achievement = build_achievement(
+            template.document, base_url=self.base_url, creator=self.issuer_profile
+        )
+        return {"@context": [VC_V2_CONTEXT, OB_V3_CONTEXT], **achievement}
+
+    def did_document(self) -> dict[str, Any]:
+        keyring = self.keyring()
+        return did.did_document(keyring.controller, keyring.public_keys())
+
+    def jwks(self) -> dict[str, Any]:
+        return did.jwks(self.keyring().public_keys())
+
+    def readiness(self) -> dict[str, str]:
+        """What ``/readyz`` reports: each dependency and whether it is usable."""
+        checks: dict[str, str] = {}
+        try:
+            self.db.ping()
+            checks["database"] = "ok"
+        except Exception as error:
+            log.warning("Readiness: database unusable: %s", type(error).__name__)
+            checks["database"] = "unavailable"
+        try:
+            self.keyring()
+            checks["keys"] = "ok"
+        except KeyringError as error:
+            checks["keys"] = error.code
+        checks["templates"] = "ok" if len(self.catalog) else "none"
+        return checks

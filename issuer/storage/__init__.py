@@ -1,0 +1,100 @@
+"""Storage: one SQLAlchemy implementation that runs on SQLite and on PostgreSQL.
+
+SQLite is the embedded default. It runs in WAL mode with ``synchronous=FULL`` (a committed
+credential survives a power cut) and every write transaction starts with ``BEGIN IMMEDIATE``,
+so two writers never both read and then fail to upgrade their lock. PostgreSQL is how the
+service scales out; the same code runs there unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# SQLite waits this long for another writer's lock before giving up.
+_SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+class Database:
+    """The engine, and sessions that are either read-only or writing."""
+
+    def __init__(self, url: str, **engine_options: Any):
+        self.url = url
+        self.engine = _create_engine(url, **engine_options)
+        self._writer = sessionmaker(
+            bind=self.engine.execution_options(issuer_write=True), expire_on_commit=False
+        )
+        self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (its transaction is rolled back, never committed)."""
+        with self._reader() as session:
+            yield session
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (safe to run again)."""
+        with self.engine.begin() as connection:
+            config = AlembicConfig()
+            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def ping(self) -> None:
+        """Run a trivial query; raises the driver's error when the database is unusable."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str, **engine_options: Any) -> Engine:
+    if url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, **engine_options)
+
+    engine = create_engine(
+        url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS}, **engine_options
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("issuer_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine

@@ -1,0 +1,84 @@
+"""Public pages and documents: the issuer, its achievements and issued credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, json, render_template, request
+
+from issuer.web import services
+
+blueprint = Blueprint("public", __name__)
+
+JSON_LD = "application/ld+json"
+VC_LD = "application/vc+ld+json"
+VC_JWT = "application/vc+jwt"
+
+
+def _negotiate(*offers: str) -> str:
+    """The offer the client ranks highest; on a tie the earlier offer (so ``*/*`` gets JSON)."""
+    return request.accept_mimetypes.best_match(offers, default=offers[0]) or offers[0]
+
+
+def _prefers_html() -> bool:
+    return _negotiate("application/json", VC_LD, JSON_LD, "text/html") == "text/html"
+
+
+def _json(document: Any, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(document, ensure_ascii=False), mimetype=mimetype)
+
+
+@blueprint.get("/")
+def index() -> str:
+    catalog = services().catalog
+    return render_template(
+        "index.html",
+        issuer=services().issuer_profile,
+        frameworks=[
+            (framework, catalog.levels(framework.slug)) for framework in catalog.frameworks()
+        ],
+    )
+
+
+@blueprint.get("/issuer")
+def issuer_profile() -> Response | str:
+    profile = services().issuer_document()
+    if _prefers_html():
+        return render_template("issuer.html", profile=profile)
+    return _json(profile, _negotiate("application/json", JSON_LD))
+
+
+@blueprint.get("/achievements/<framework>/<level>")
+def achievement(framework: str, level: str) -> Response | str:
+    template = services().catalog.get(framework, level)
+    document = services().achievement_document(template)
+    if _prefers_html():
+        return render_template("achievement.html", achievement=document, template=template)
+    return _json(document)
+
+
+@blueprint.get("/credentials/<credential_id>")
+def credential(credential_id: str) -> Response | str:
+    issued = services().issuance.get(credential_id)
+    chosen = _negotiate("application/json", VC_LD, JSON_LD, VC_JWT, "text/html")
+    if chosen == VC_JWT:
+        return Response(issued.jwt, mimetype=VC_JWT)
+    if chosen == "text/html":
+        return render_template("credential.html", issued=issued, credential=issued.credential)
+    return _json(issued.credential, chosen)
+
+
+@blueprint.get("/credentials/<credential_id>.json")
+def credential_json(credential_id: str) -> Response:
+    issued = services().issuance.get(credential_id)
+    response = _json(issued.credential)
+    response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.json"'
+    return response
+
+
+@blueprint.get("/credentials/<credential_id>.jwt")
+def credential_jwt(credential_id: str) -> Response:
+    issued = services().issuance.get(credential_id)
+    response = Response(issued.jwt, mimetype=VC_JWT)
+    response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.jwt"'
+    return response

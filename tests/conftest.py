@@ -1,0 +1,106 @@
+"""The fixture pyramid: keys (once) → database → app → client / runner.
+
+Every test that touches storage runs on a real SQLite file, and again on PostgreSQL when
+``ISSUER_TEST_DATABASE_URL`` names one (CI always does).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+
+from issuer import create_app, keyring
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CONFORMANCE = SHARED / "conformance" / "ob3"
+TEMPLATES_DIR = ROOT / "badge_templates"
+PASSPHRASE = "correct horse battery staple"
+BASE_URL = "https://badges.example.test"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with the reason when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared conformance data is not checked out here")
+    return path
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One encrypted key set for the whole run (RSA 3072 generation takes a second)."""
+    directory = tmp_path_factory.mktemp("keys")
+    os.chmod(directory, 0o700)
+    keyring.generate_missing(directory, PASSPHRASE.encode())
+    return directory
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'issuer.sqlite3'}"
+        return
+    server = os.environ.get("ISSUER_TEST_DATABASE_URL")
+    if not server:
+        pytest.skip("ISSUER_TEST_DATABASE_URL is not set: PostgreSQL runs only where it is")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in server else "?"
+    yield f"{server}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app_config(database_url: str, keys_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "ENV": "production",
+        "BASE_URL": BASE_URL,
+        "NAME": "Example Training Board",
+        "DATABASE_URL": database_url,
+        "KEYS_DIR": str(keys_dir),
+        "KEY_PASSPHRASE": PASSPHRASE,
+        "SECRET_KEY": "test-secret-key",
+        "TEMPLATES_DIR": str(TEMPLATES_DIR),
+        "TESTING": True,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(app_config)
+    services = app.extensions["issuer"]
+    services.db.migrate()
+    yield app
+    services.db.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def assessor_token(app: Flask) -> str:
+    """An API token of an assessor who may award every level."""
+    created = app.extensions["issuer"].assessors.add(
+        "assessor@example.org", name="Ada Assessor", levels=[], all_levels=True, is_admin=False
+    )
+    return created.token
