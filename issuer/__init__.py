@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -14,7 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     Raises ConfigurationError (and TemplateError / KeyringError) when it must not start.
     """
-    from issuer import config, web
+    from issuer import cli, config, web
     from issuer.services import Services
 
     app = Flask(__name__, instance_relative_config=True)
@@ -27,8 +28,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] != "development"
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if app.config["PROXY_HOPS"]:
+        # Behind N trusted proxies, the client address and scheme come from their headers;
+        # sign-in throttling and the audit log need the real client address.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["issuer"] = Services.build(app.config)
     web.init_app(app)
+    cli.init_app(app)
     return app
 
 

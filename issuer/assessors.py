@@ -7,17 +7,69 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from issuer.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from issuer.storage import Database
-from issuer.storage.models import ApiToken, Assessor, AssessorLevel
+from issuer.storage.models import ApiToken, Assessor, AssessorLevel, SignInFailure, WebSession
 
 TOKEN_PREFIX = "obi_"  # noqa: S105 - a recognisable prefix, so leaked tokens are easy to scan for
+
+# Sign-in throttling: within the window, this many failures lock the account (whoever
+# tries) and, more generously because offices share addresses, the address.
+SIGN_IN_WINDOW = timedelta(minutes=15)
+ACCOUNT_FAILURE_LIMIT = 5
+ADDRESS_FAILURE_LIMIT = 20
+SESSION_LIFETIME = timedelta(hours=8)
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+MAX_LABEL_LENGTH = 200
+SIGN_IN_FAILED = "The e-mail address or the password is not right."
+
+
+class SignInThrottled(Forbidden):
+    """Too many failed sign-ins; ``retry_after`` says in how many seconds to try again."""
+
+    code = "sign_in_throttled"
+
+    def __init__(self, retry_after: int):
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            "sign_in_throttled",
+            f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+            {"retryAfter": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class AssessorSummary:
+    """An account as admins see it in the list."""
+
+    id: int
+    email: str
+    name: str
+    is_admin: bool
+    all_levels: bool
+    levels: tuple[str, ...]
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    """An API token without its secret (which is shown once, when created)."""
+
+    id: int
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +103,7 @@ class AssessorService:
         self._db = db
         self._hasher = PasswordHasher()
         self._clock = clock
+        self._decoy: str | None = None
 
     def add(
         self,
@@ -132,6 +185,251 @@ class AssessorService:
             ):
                 raise Unauthorized("token_invalid", "The API token is not valid.")
             return _principal(row.Assessor)
+
+    def by_id(self, assessor_id: int) -> Principal:
+        """The enabled assessor with this id. Raises NotFound ``assessor_not_found``."""
+        with self._db.read() as session:
+            assessor = session.get(Assessor, assessor_id)
+            if assessor is None or assessor.disabled_at is not None:
+                raise NotFound("assessor_not_found", "There is no such assessor.")
+            return _principal(assessor)
+
+    def sign_in(self, email: str, password: str, *, address: str) -> Principal:
+        """The assessor these credentials belong to.
+
+        Raises SignInThrottled (before looking at the password) when the account or the
+        address failed too often lately, and Unauthorized ``sign_in_failed`` with the same
+        message whether the e-mail is unknown or the password wrong.
+        """
+        email = email.strip().lower()
+        scopes = (f"account:{email}"[:400], f"address:{address}"[:400])
+        self._check_throttle(scopes)
+        with self._db.read() as session:
+            assessor = session.scalar(select(Assessor).where(Assessor.email == email))
+        stored_hash = assessor.password_hash if assessor is not None else self._decoy_hash()
+        verified = _verify(self._hasher, stored_hash, password)
+        if not verified or assessor is None or assessor.disabled_at is not None:
+            self._record_failure(scopes)
+            raise Unauthorized("sign_in_failed", SIGN_IN_FAILED)
+        with self._db.write() as session:
+            session.execute(delete(SignInFailure).where(SignInFailure.scope == scopes[0]))
+            if self._hasher.check_needs_rehash(stored_hash):
+                # Parameters grew stronger since this hash was made; upgrade it now, while
+                # the password is at hand.
+                stored = session.get(Assessor, assessor.id)
+                if stored is not None:
+                    stored.password_hash = self._hasher.hash(password)
+        return _principal(assessor)
+
+    def _check_throttle(self, scopes: tuple[str, str]) -> None:
+        now = self._clock()
+        since = now - SIGN_IN_WINDOW
+        retry_after = 0
+        with self._db.read() as session:
+            for scope, limit in zip(
+                scopes, (ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT), strict=True
+            ):
+                times = session.scalars(
+                    select(SignInFailure.failed_at)
+                    .where(SignInFailure.scope == scope, SignInFailure.failed_at > since)
+                    .order_by(SignInFailure.failed_at.desc())
+                    .limit(limit)
+                ).all()
+                if len(times) >= limit:
+                    # Locked until the oldest of the last ``limit`` failures leaves the window.
+                    waited = (times[-1] + SIGN_IN_WINDOW - now).total_seconds()
+                    retry_after = max(retry_after, int(waited) + 1)
+        if retry_after:
+            raise SignInThrottled(retry_after)
+
+    def _record_failure(self, scopes: tuple[str, str]) -> None:
+        now = self._clock()
+        with self._db.write() as session:
+            session.execute(
+                delete(SignInFailure).where(
+                    SignInFailure.scope.in_(scopes),
+                    SignInFailure.failed_at <= now - SIGN_IN_WINDOW,
+                )
+            )
+            session.add_all(SignInFailure(scope=scope, failed_at=now) for scope in scopes)
+
+    def _decoy_hash(self) -> str:
+        # Verifying against a real hash for unknown e-mail addresses takes as long as for
+        # known ones, so the answer time does not tell which addresses have accounts.
+        if self._decoy is None:
+            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._decoy
+
+    def start_session(self, assessor_id: int) -> str:
+        """A new browser session for the assessor; returns its secret token."""
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._db.write() as session:
+            session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+            session.add(
+                WebSession(
+                    token_sha256=token_digest(token),
+                    assessor_id=assessor_id,
+                    created_at=now,
+                    expires_at=now + SESSION_LIFETIME,
+                )
+            )
+        return token
+
+    def session_principal(self, token: str) -> Principal:
+        """The assessor a browser session belongs to.
+
+        Raises Unauthorized ``session_invalid`` for an unknown, expired or ended session
+        and for a disabled account.
+        """
+        digest = token_digest(token)
+        with self._db.read() as session:
+            row = session.execute(
+                select(WebSession, Assessor)
+                .join(Assessor, Assessor.id == WebSession.assessor_id)
+                .where(WebSession.token_sha256 == digest)
+            ).first()
+            if (
+                row is None
+                or not hmac.compare_digest(row.WebSession.token_sha256, digest)
+                or row.WebSession.expires_at <= self._clock()
+                or row.Assessor.disabled_at is not None
+            ):
+                raise Unauthorized("session_invalid", "Please sign in.")
+            return _principal(row.Assessor)
+
+    def end_session(self, token: str) -> None:
+        with self._db.write() as session:
+            session.execute(
+                delete(WebSession).where(WebSession.token_sha256 == token_digest(token))
+            )
+
+    def change_password(self, principal: Principal, current: str, new: str) -> None:
+        """Set a new password after checking the current one; ends the assessor's other
+        sessions.
+
+        Raises Unauthorized ``password_wrong`` and InvalidInput ``password_weak``.
+        """
+        _check_new_password(new)
+        with self._db.write() as session:
+            assessor = session.get(Assessor, principal.id)
+            if assessor is None or not _verify(self._hasher, assessor.password_hash, current):
+                raise Unauthorized("password_wrong", "The current password is not right.")
+            assessor.password_hash = self._hasher.hash(new)
+            _end_sessions(session, principal.id)
+
+    def reset_password(self, assessor_id: int) -> str:
+        """Give the account a new one-time password (returned) and end its sessions.
+
+        Raises NotFound ``assessor_not_found``.
+        """
+        password = secrets.token_urlsafe(12)
+        with self._db.write() as session:
+            assessor = session.get(Assessor, assessor_id)
+            if assessor is None:
+                raise NotFound("assessor_not_found", "There is no such assessor.")
+            assessor.password_hash = self._hasher.hash(password)
+            _end_sessions(session, assessor_id)
+        return password
+
+    def set_disabled(self, assessor_id: int, disabled: bool) -> None:
+        """Disable (or enable again) an account; a disabled account's sessions and tokens
+        stop working at once. Raises NotFound ``assessor_not_found``."""
+        with self._db.write() as session:
+            assessor = session.get(Assessor, assessor_id)
+            if assessor is None:
+                raise NotFound("assessor_not_found", "There is no such assessor.")
+            assessor.disabled_at = self._clock() if disabled else None
+            if disabled:
+                _end_sessions(session, assessor_id)
+
+    def list_assessors(self) -> list[AssessorSummary]:
+        with self._db.read() as session:
+            rows = session.scalars(select(Assessor).order_by(Assessor.email)).all()
+            return [
+                AssessorSummary(
+                    id=row.id,
+                    email=row.email,
+                    name=row.name,
+                    is_admin=row.is_admin,
+                    all_levels=row.all_levels,
+                    levels=tuple(sorted(level.achievement for level in row.levels)),
+                    created_at=row.created_at,
+                    disabled=row.disabled_at is not None,
+                )
+                for row in rows
+            ]
+
+    def create_token(self, assessor_id: int, label: str) -> tuple[TokenSummary, str]:
+        """A new API token with a label; the secret is returned only here.
+
+        Raises InvalidInput ``label_invalid`` and NotFound ``assessor_not_found``.
+        """
+        label = label.strip()
+        if not label or len(label) > MAX_LABEL_LENGTH or not label.isprintable():
+            raise InvalidInput(
+                "label_invalid", f"Give the token a label of 1 to {MAX_LABEL_LENGTH} characters."
+            )
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._db.write() as session:
+            if session.get(Assessor, assessor_id) is None:
+                raise NotFound("assessor_not_found", "There is no such assessor.")
+            row = ApiToken(
+                assessor_id=assessor_id,
+                label=label,
+                token_sha256=token_digest(token),
+                created_at=self._clock(),
+            )
+            session.add(row)
+            session.flush()
+            return _token_summary(row), token
+
+    def list_tokens(self, assessor_id: int) -> list[TokenSummary]:
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(ApiToken).where(ApiToken.assessor_id == assessor_id).order_by(ApiToken.id)
+            ).all()
+            return [_token_summary(row) for row in rows]
+
+    def revoke_token(self, assessor_id: int, token_id: int) -> TokenSummary:
+        """Revoke one of the assessor's tokens (again is harmless).
+
+        Raises NotFound ``token_not_found`` also for another assessor's token.
+        """
+        with self._db.write() as session:
+            row = session.get(ApiToken, token_id)
+            if row is None or row.assessor_id != assessor_id:
+                raise NotFound("token_not_found", "There is no such token.")
+            if row.revoked_at is None:
+                row.revoked_at = self._clock()
+            return _token_summary(row)
+
+
+def _verify(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check_new_password(password: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            "password_weak",
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.",
+        )
+
+
+def _end_sessions(session: Session, assessor_id: int) -> None:
+    session.execute(delete(WebSession).where(WebSession.assessor_id == assessor_id))
+
+
+def _token_summary(row: ApiToken) -> TokenSummary:
+    return TokenSummary(
+        id=row.id, label=row.label, created_at=row.created_at, revoked_at=row.revoked_at
+    )
 
 
 def _principal(assessor: Assessor) -> Principal:

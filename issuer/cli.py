@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from issuer import config as issuer_config
@@ -23,17 +24,32 @@ def _services() -> Services:
     return current_app.extensions["issuer"]
 
 
-def _fail(error: IssuerError) -> None:
+def _fail(error: IssuerError) -> NoReturn:
     click.echo(f"error: {error.code}: {error.message}", err=True)
     sys.exit(1)
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def _create_app_or_exit() -> Flask:
+    """The app, or one line saying what to fix when it must not start."""
+    try:
+        return create_app()
+    except IssuerError as error:
+        _fail(error)
+        raise  # unreachable: _fail exits
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app_or_exit, add_version_option=False)
 def main() -> None:
     """Open Badges 3.0 issuer."""
 
 
-@main.command()
+def init_app(app: Flask) -> None:
+    """Attach the commands to the app, where FlaskGroup (and the test runner) find them."""
+    for command in (init, frameworks, templates, assessors, award, revoke, verify, keys):
+        app.cli.add_command(command)
+
+
+@click.command()
 @with_appcontext
 def init() -> None:
     """Create the database, generate keys if there are none, import the bundled framework.
@@ -62,7 +78,7 @@ def init() -> None:
     click.echo(f"Issuer {services.issuer_profile.id} is ready with {len(catalog)} badges.")
 
 
-@main.group()
+@click.group()
 def frameworks() -> None:
     """Competency frameworks."""
 
@@ -80,7 +96,7 @@ def import_command(file: Path) -> None:
         click.echo(f"wrote {path}")
 
 
-@main.group()
+@click.group()
 def templates() -> None:
     """Badge templates."""
 
@@ -96,7 +112,7 @@ def check_templates() -> None:
     click.echo(f"{len(catalog)} templates are valid.")
 
 
-@main.group()
+@click.group()
 def assessors() -> None:
     """Assessor accounts."""
 
@@ -135,7 +151,7 @@ def add_assessor(email: str, name: str | None, levels: str, all_levels: bool, ad
     click.echo(created.token)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--assessor", "assessor_email", required=True, help="E-mail of the awarding assessor."
 )
@@ -175,7 +191,20 @@ def award(
     )
 
 
-@main.group()
+@click.command()
+@click.argument("credential_id")
+@click.option("--reason", required=True, help="Why it is revoked (shown to the earner).")
+@with_appcontext
+def revoke(credential_id: str, reason: str) -> None:
+    """Revoke a credential, permanently, as the operator (recorded as "cli")."""
+    try:
+        revoked = _services().revocation.revoke(credential_id, reason, by=None)
+    except IssuerError as error:
+        _fail(error)
+    click.echo(json.dumps(revoked.as_json()))
+
+
+@click.group()
 def keys() -> None:
     """The issuer's signing keys."""
 
@@ -205,3 +234,42 @@ def rotate_key(alg: str) -> None:
         _fail(error)
     services.keyring.reset()
     click.echo(f"New key: {created.describe()}. Restart the service to sign with it.")
+
+
+@click.command()
+@click.argument("source")
+@click.option("--email", help="The earner's e-mail address, to compare with the badge's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_appcontext
+def verify(source: str, email: str | None, as_json: bool) -> None:
+    """Verify a credential: SOURCE is a file (PNG, SVG, JSON, VC-JWT) or an https URL.
+
+    Exits 0 when verified, 1 when not, 2 when SOURCE cannot be read at all.
+    """
+    from issuer.verification import build_for
+
+    service = build_for(_services(), current_app.config)
+    try:
+        if source.startswith(("https://", "http://")):
+            report = service.verify_url(source, recipient=email)
+        else:
+            report = service.verify_bytes(Path(source).read_bytes(), recipient=email)
+    except OSError as error:
+        click.echo(f"error: cannot read {source}: {error.strerror}", err=True)
+        sys.exit(2)
+    except IssuerError as error:
+        click.echo(f"error: {error.code}: {error.message}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        summary = report.credential or {}
+        issuer = summary.get("issuer") or {}
+        achievement = summary.get("achievement") or {}
+        click.echo("VERIFIED" if report.verified else "NOT VERIFIED")
+        click.echo(f"  issuer: {issuer.get('name') or '-'} ({issuer.get('id') or '-'})")
+        click.echo(f"  achievement: {achievement.get('name') or summary.get('name') or '-'}")
+        click.echo(f"  valid from: {summary.get('validFrom') or '-'}")
+        for outcome in report.checks:
+            click.echo(f"  [{outcome.status}] {outcome.check}: {outcome.message} ({outcome.code})")
+    sys.exit(0 if report.verified else 1)

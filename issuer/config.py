@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from issuer.errors import ConfigurationError
+from issuer import fetch
+from issuer.errors import ConfigurationError, InvalidInput
 
 log = logging.getLogger("issuer.config")
 
@@ -31,11 +32,37 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_JSON_DEPTH": 32,
     "FETCH_ALLOW_HOSTS": "",
+    "STATUS_LIST_SIZE": 131_072,
+    "PROXY_HOPS": 0,
+    "BULK_MAX_ROWS": 10_000,
+    "BULK_MAX_BYTES": 10 * 1024 * 1024,
+    # Outgoing mail (issuer/mail.py). An empty host writes each message to instance/outbox/.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "",
+    "SMTP_STARTTLS": "true",
 }
 
 # Settings that are numbers; everything else stays a string exactly as the operator wrote it
 # (Flask's default would turn a passphrase such as "1234" into an int).
-_INTEGER_SETTINGS = ("MAX_BODY_BYTES", "MAX_JSON_DEPTH")
+_INTEGER_SETTINGS = (
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "STATUS_LIST_SIZE",
+    "BULK_MAX_ROWS",
+    "BULK_MAX_BYTES",
+    "SMTP_PORT",
+    "PROXY_HOPS",
+)
+# Settings that may be zero.
+_MAY_BE_ZERO = ("PROXY_HOPS",)
+
+# The Bitstring Status List minimum: smaller lists would weaken herd privacy. Only a test
+# run (TESTING true) may use smaller lists, of at least 8 entries, to fill them quickly.
+MINIMUM_STATUS_LIST_SIZE = 131_072
+MINIMUM_TEST_STATUS_LIST_SIZE = 8
 
 
 def load(config: dict[str, Any], instance_path: str, overrides: dict[str, Any] | None) -> None:
@@ -44,6 +71,8 @@ def load(config: dict[str, Any], instance_path: str, overrides: dict[str, Any] |
         config.setdefault(name, value)
     if config["DATABASE_URL"] is None:
         config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'issuer.sqlite3'}"
+    if config.get("OUTBOX_DIR") is None:
+        config["OUTBOX_DIR"] = str(Path(instance_path) / "outbox")
     if overrides:
         config.update(overrides)
 
@@ -63,7 +92,7 @@ def validate(config: dict[str, Any]) -> None:
             raise ConfigurationError(
                 "config_not_integer", f"ISSUER_{name} must be a whole number."
             ) from None
-        if config[name] <= 0:
+        if config[name] < 0 or (config[name] == 0 and name not in _MAY_BE_ZERO):
             raise ConfigurationError("config_not_positive", f"ISSUER_{name} must be positive.")
     development = env == "development"
     base_url = config["BASE_URL"]
@@ -106,10 +135,25 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigurationError(
             "config_jwt_algorithm", "ISSUER_JWT_ALGORITHM must be RS256 or ES256."
         )
+    _check_status_list_size(config)
+    try:
+        fetch.parse_allow_hosts(config["FETCH_ALLOW_HOSTS"])
+    except InvalidInput as error:
+        raise ConfigurationError("config_fetch_allow_hosts", error.message) from None
     if development:
         log.warning(
-            "Running in DEVELOPMENT mode: plain-http base URL, unencrypted keys and a fixed "
-            "secret key are allowed. Never expose this instance."
+            "Running in DEVELOPMENT mode: plain-http base URL, unencrypted keys and a random "
+            "per-process secret key are allowed. Never expose this instance."
+        )
+
+
+def _check_status_list_size(config: dict[str, Any]) -> None:
+    size = config["STATUS_LIST_SIZE"]
+    minimum = MINIMUM_TEST_STATUS_LIST_SIZE if config.get("TESTING") else MINIMUM_STATUS_LIST_SIZE
+    if size < minimum or size % 8:
+        raise ConfigurationError(
+            "config_status_list_size",
+            f"ISSUER_STATUS_LIST_SIZE must be a multiple of 8 and at least {minimum}.",
         )
 
 

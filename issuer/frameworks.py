@@ -269,9 +269,13 @@ def load_templates(templates_dir: Path) -> TemplateCatalog:
     framework must rank 1..n. Entries whose names start with a dot (an import in progress)
     and files other than ``.json`` are ignored.
 
+    A directory that does not exist yet is an empty catalog (``issuer init`` fills it).
+
     Raises TemplateError (``template_invalid``) naming the file and the JSON path of the
     first problem.
     """
+    if not templates_dir.exists():
+        return TemplateCatalog({})
     if not templates_dir.is_dir():
         raise _error("template_invalid", str(templates_dir), "$", "not a directory")
     catalog: dict[str, dict[str, dict[str, Any]]] = {}

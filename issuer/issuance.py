@@ -1,7 +1,8 @@
 """Issuance: one pipeline from an award request to a stored, doubly signed credential.
 
-The order is fixed: template → unsigned credential → schema check → sign (Data Integrity,
-then VC-JWT) → store → respond. Nothing is returned before the signed credential, its JWT
+The order is fixed: template → unsigned credential → status entry → schema check → sign
+(Data Integrity, then VC-JWT) → store → respond; the status entry, the signing and the
+store share one write transaction. Nothing is returned before the signed credential, its JWT
 and the recipient's address are committed.
 """
 
@@ -27,6 +28,7 @@ from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from issuer.frameworks import TemplateCatalog
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, vc_jwt
+from issuer.revocation import StatusAllocator
 from issuer.storage import Database
 from issuer.storage.models import IdempotencyKey, IssuedCredential
 
@@ -56,6 +58,7 @@ class IssuanceService:
         issuer: IssuerProfile,
         base_url: str,
         jwt_algorithm: str,
+        status: StatusAllocator,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_uuid: Callable[[], uuid.UUID] = uuid.uuid4,
         new_salt: Callable[[], str] = lambda: secrets.token_hex(16),
@@ -66,6 +69,7 @@ class IssuanceService:
         self._issuer = issuer
         self._base_url = base_url
         self._jwt_algorithm = jwt_algorithm
+        self._status = status
         self._clock = clock
         self._new_uuid = new_uuid
         self._new_salt = new_salt
@@ -102,37 +106,43 @@ class IssuanceService:
             subject_id=self._new_uuid(),
             salt=self._new_salt(),
         )
-        schemas.check(
-            "open-badge-credential", unsigned, error=InvalidInput, code="credential_invalid"
-        )
         keyring = self._keyring()
         data_integrity_key = keyring.signing_key("EdDSA")
         jwt_key = keyring.signing_key(self._jwt_algorithm)
-        signed = data_integrity.add_proof(
-            unsigned,
-            private_key=data_integrity_key.private_key,
-            verification_method=data_integrity_key.kid,
-            created=self._clock(),
-        )
-        token = vc_jwt.sign_vc_jwt(unsigned, jwt_key)
-
         issued_at = datetime.fromisoformat(unsigned["validFrom"])
         valid_until = award.valid_until.astimezone(UTC) if award.valid_until else None
-        record = IssuedCredential(
-            id=str(credential_uuid),
-            achievement=award.achievement,
-            assessor_id=assessor.id,
-            recipient_email=award.recipient_email.strip().lower(),
-            recipient_name=award.recipient_name or "",
-            issued_at=issued_at,
-            valid_until=valid_until,
-            credential_json=json.dumps(signed, ensure_ascii=False, separators=(",", ":")),
-            jwt=token,
-            data_integrity_kid=data_integrity_key.kid,
-            jwt_kid=jwt_key.kid,
-        )
         try:
             with self._db.write() as session:
+                # The status entry is inside the signed bytes, so it is allocated first, in
+                # the transaction that stores the credential: a failure anywhere after
+                # leaves no entry behind, and a committed entry always has its credential.
+                unsigned["credentialStatus"] = self._status.allocate(session, str(credential_uuid))
+                schemas.check(
+                    "open-badge-credential",
+                    unsigned,
+                    error=InvalidInput,
+                    code="credential_invalid",
+                )
+                signed = data_integrity.add_proof(
+                    unsigned,
+                    private_key=data_integrity_key.private_key,
+                    verification_method=data_integrity_key.kid,
+                    created=self._clock(),
+                )
+                token = vc_jwt.sign_vc_jwt(unsigned, jwt_key)
+                record = IssuedCredential(
+                    id=str(credential_uuid),
+                    achievement=award.achievement,
+                    assessor_id=assessor.id,
+                    recipient_email=award.recipient_email.strip().lower(),
+                    recipient_name=award.recipient_name or "",
+                    issued_at=issued_at,
+                    valid_until=valid_until,
+                    credential_json=json.dumps(signed, ensure_ascii=False, separators=(",", ":")),
+                    jwt=token,
+                    data_integrity_kid=data_integrity_key.kid,
+                    jwt_kid=jwt_key.kid,
+                )
                 session.add(record)
                 if idempotency_key is not None:
                     session.flush()
@@ -147,7 +157,9 @@ class IssuanceService:
                     )
         except IntegrityError:
             # Another worker stored the same idempotency key first; answer as it did.
-            replay = self._replay(assessor, idempotency_key, request_digest)  # type: ignore[arg-type]
+            if idempotency_key is None:
+                raise
+            replay = self._replay(assessor, idempotency_key, request_digest)
             if replay is None:
                 raise
             return replay

@@ -12,10 +12,13 @@ from issuer import config as issuer_config
 from issuer import did
 from issuer.assessors import AssessorService
 from issuer.awarding import OB_V3_CONTEXT, VC_V2_CONTEXT, IssuerProfile, build_achievement
+from issuer.earner import EarnerService, SettingsLinks
 from issuer.errors import KeyringError
 from issuer.frameworks import Template, TemplateCatalog, load_templates
 from issuer.issuance import IssuanceService
 from issuer.keyring import Keyring
+from issuer.mail import MailService, MailSettings, Outbox, transport_for
+from issuer.revocation import RevocationService, StatusAllocator
 from issuer.storage import Database
 
 log = logging.getLogger("issuer")
@@ -61,7 +64,10 @@ class Services:
     base_url: str
     assessors: AssessorService
     issuance: IssuanceService
+    revocation: RevocationService
     templates_dir: Path
+    earner: EarnerService
+    mail: MailService
 
     @classmethod
     def build(cls, config: dict[str, Any]) -> Services:
@@ -82,6 +88,14 @@ class Services:
             allow_unencrypted=config["ENV"] == "development",
         )
         profile = IssuerProfile(id=issuer_did, name=config["NAME"], url=base_url)
+        status_allocator = StatusAllocator(base_url, config["STATUS_LIST_SIZE"])
+        revocation = RevocationService(
+            db,
+            keyring,
+            status_allocator,
+            issuer_id=issuer_did,
+            jwt_algorithm=config["JWT_ALGORITHM"],
+        )
         issuance = IssuanceService(
             db,
             catalog,
@@ -89,7 +103,26 @@ class Services:
             issuer=profile,
             base_url=base_url,
             jwt_algorithm=config["JWT_ALGORITHM"],
+            status=status_allocator,
         )
+        earner = EarnerService(
+            db,
+            issuance,
+            revocation,
+            SettingsLinks(config["SECRET_KEY"]),
+            base_url=base_url,
+        )
+        mail_settings = MailSettings.from_config(config)
+        mail = MailService(
+            # Tests deliver in their own thread, so that no worker outlives a test's database.
+            Outbox(db, transport_for(mail_settings), background=not config.get("TESTING")),
+            mail_settings,
+            issuer_name=config["NAME"],
+            page_url=earner.page_url,
+            settings_url=earner.settings_url,
+        )
+        if not mail_settings.host:
+            log.warning("No ISSUER_SMTP_HOST: e-mail is written to %s", mail_settings.outbox_dir)
         services = cls(
             db=db,
             catalog=catalog,
@@ -98,7 +131,10 @@ class Services:
             base_url=base_url,
             assessors=AssessorService(db),
             issuance=issuance,
+            revocation=revocation,
             templates_dir=templates_dir,
+            earner=earner,
+            mail=mail,
         )
         services.load_keys_if_present()
         log.info("Issuer %s at %s, %d badge templates", issuer_did, base_url, len(catalog))

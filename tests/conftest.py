@@ -7,6 +7,7 @@ Every test that touches storage runs on a real SQLite file, and again on Postgre
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,23 +17,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
+from support import BASE_URL, PASSPHRASE, TEMPLATES_DIR
+from werkzeug.serving import make_server
 
 from issuer import create_app, keyring
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CONFORMANCE = SHARED / "conformance" / "ob3"
-TEMPLATES_DIR = ROOT / "badge_templates"
-PASSPHRASE = "correct horse battery staple"
-BASE_URL = "https://badges.example.test"
-
-
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test with the reason when it is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared conformance data is not checked out here")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +63,8 @@ def app_config(database_url: str, keys_dir: Path, tmp_path: Path) -> dict[str, A
         "SECRET_KEY": "test-secret-key",
         "TEMPLATES_DIR": str(TEMPLATES_DIR),
         "TESTING": True,
+        # Award e-mails go to .eml files here (no SMTP host), never into the repo's instance/.
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
     }
 
 
@@ -95,6 +85,17 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app behind a real threaded HTTP server on a free loopback port; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.fixture

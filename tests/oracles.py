@@ -8,11 +8,11 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from conftest import shared_path
 from flask.testing import FlaskClient
 from jsonschema import Draft201909Validator
 from openbadgeslib.ob3.ldp import OB3LdpVerifier
 from openbadgeslib.ob3.verifier import OB3Verifier
+from support import shared_path
 
 
 @cache

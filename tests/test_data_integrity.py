@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyld import jsonld
+from support import SHARED
 
 from issuer.errors import CanonicalizationError, InvalidInput, ProofError
 from issuer.multibase import (
@@ -45,7 +46,6 @@ from issuer.proofs.data_integrity import (
     verify_proof,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 ONEEDTECH_VECTORS = SHARED / "conformance" / "ob3" / "test-vectors" / "eddsa-rdfc-2022"
 SHARED_CONTEXTS = SHARED / "conformance" / "ob3" / "contexts"
 OUR_VECTORS = Path(__file__).resolve().parent / "vectors" / "eddsa-rdfc-2022"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft201909Validator, Draft202012Validator
+from support import SHARED
 
 from issuer.badge_art import render_badge_svg
 from issuer.errors import NotFound, TemplateError
@@ -25,7 +26,6 @@ from issuer.frameworks import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 BUNDLED = SHARED / "frameworks" / "computer-user-support-specialists.json"
 OB3 = SHARED / "conformance" / "ob3"
 BUNDLED_SLUG = "computer-user-support-specialists"
@@ -623,9 +623,11 @@ def test_load_templates_refuses_misplaced_files(
     assert caught.value.message.startswith(f"{tmp_path / name}: $: ")
 
 
-def test_load_templates_refuses_a_missing_directory(tmp_path: Path) -> None:
+def test_a_missing_templates_directory_is_an_empty_catalog(tmp_path: Path) -> None:
+    assert len(load_templates(tmp_path / "absent")) == 0
+    (tmp_path / "a-file").write_text("")
     with pytest.raises(TemplateError) as caught:
-        load_templates(tmp_path / "absent")
+        load_templates(tmp_path / "a-file")
     assert caught.value.code == "template_invalid"
 
 

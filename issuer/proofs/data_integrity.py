@@ -207,13 +207,16 @@ def add_proof(
     private_key: Ed25519PrivateKey,
     verification_method: str,
     created: datetime,
+    proof_as_list: bool = True,
 ) -> dict[str, Any]:
     """Return a copy of ``unsigned`` with an ``eddsa-rdfc-2022`` DataIntegrityProof.
 
     ``proof`` is written as a one-element list: the OB 3.0 JSON Schema (the form the
     1EdTech validator checks) requires an array, and in JSON-LD a one-element list and
-    a lone object are the same data, so the signature is unaffected. ``created`` must be
-    timezone-aware; it is written in UTC, whole seconds.
+    a lone object are the same data, so the signature is unaffected. With
+    ``proof_as_list=False`` it is a lone object instead (some verifiers accept only that
+    on status list credentials). ``created`` must be timezone-aware; it is written in
+    UTC, whole seconds.
 
     Raises:
         ProofError: ``proof_present`` if ``unsigned`` already has a ``proof``;
@@ -234,7 +237,8 @@ def add_proof(
     }
     signature = private_key.sign(signing_input(unsigned, proof_options))
     secured = copy.deepcopy(unsigned)
-    secured["proof"] = [{**proof_options, "proofValue": encode_base58btc(signature)}]
+    proof = {**proof_options, "proofValue": encode_base58btc(signature)}
+    secured["proof"] = [proof] if proof_as_list else proof
     return secured
 
 

@@ -37,6 +37,11 @@ MAX_TOKEN_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 64
 LEEWAY_SECONDS = 60
 REGISTERED_CLAIMS = ("iss", "sub", "jti", "nbf", "exp")
+# Claims other issuers add (1EdTech's samples carry both); they are not credential members.
+OTHER_CLAIMS = ("iat", "aud")
+# A header may carry the key itself, but only for a verifier that checks it against the
+# issuer's published keys (``resolve_jwk``); never a URL to fetch a key from.
+JWK_HEADER_MEMBER = "jwk"
 
 _COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 
@@ -90,11 +95,19 @@ def verify_vc_jwt(
     resolve_key: Callable[[str], VerificationKey],
     *,
     now: datetime | None = None,
+    resolve_jwk: Callable[[dict[str, Any], str | None], VerificationKey] | None = None,
+    allow_missing_sub: bool = False,
 ) -> dict[str, Any]:
     """Verify a VC-JWT and return the credential it carries (without the JWT claims).
 
     ``resolve_key`` maps the header's ``kid`` to a trusted public key; it may raise
-    KeyringError, which becomes ``unknown_key``. Raises ProofError with one of
+    KeyringError, which becomes ``unknown_key``. Only when ``resolve_jwk`` is given may the
+    header carry a ``jwk`` (with or without ``kid``): ``resolve_jwk(jwk, kid)`` must return
+    the issuer's published key equal to it or raise KeyringError (``jwt_jwk_not_published``).
+    A VC 1.1 token (the credential under a ``vc`` claim, ``issuanceDate`` and
+    ``expirationDate``) is read too. ``allow_missing_sub`` accepts a token without ``sub``
+    (other issuers omit it); a ``sub`` that is present must still match. Raises ProofError
+    with one of
     ``jwt_too_large``, ``jwt_malformed``, ``jwt_header_not_allowed``,
     ``jwt_alg_not_allowed``, ``jwt_kid_missing``, ``unknown_key``, ``jwt_key_invalid``,
     ``jwt_bad_signature``, ``jwt_claims_mismatch``, ``jwt_kid_issuer_mismatch``,
@@ -106,25 +119,59 @@ def verify_vc_jwt(
     if len(token) > MAX_TOKEN_BYTES:
         raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
     token = token.strip()
-    header = _unverified_header(token)
-    key = _resolve(header["kid"], resolve_key)
+    header = _unverified_header(token, allow_jwk=resolve_jwk is not None)
+    if JWK_HEADER_MEMBER in header and resolve_jwk is not None:
+        key = _resolve_header_jwk(header[JWK_HEADER_MEMBER], header.get("kid"), resolve_jwk)
+    else:
+        key = _resolve(header["kid"], resolve_key)
     if header["alg"] != key.alg:
         raise ProofError(
             "jwt_alg_not_allowed", f"The key {key.kid} signs with {key.alg}, not {header['alg']}."
         )
     payload = _verified_payload(token, key)
-    credential = {name: value for name, value in payload.items() if name not in REGISTERED_CLAIMS}
-    _check_claims(payload, credential, key.kid)
+    credential = credential_of_payload(payload)
+    _check_claims(payload, credential, key.kid, allow_missing_sub=allow_missing_sub)
     _check_validity_period(payload, credential, now or datetime.now(UTC))
     return credential
 
 
-def _unverified_header(token: str) -> dict[str, Any]:
+def read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and the credential of a VC-JWT, read WITHOUT checking the signature.
+
+    For showing what a token claims before (or although) it verifies; never trust it.
+    Raises ProofError ``jwt_too_large`` or ``jwt_malformed``.
+    """
+    if not isinstance(token, str):
+        raise ProofError("jwt_malformed", "A VC-JWT is a string.")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
+    match = _COMPACT_JWS.fullmatch(token.strip())
+    if match is None:
+        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
+    header = _parse_json(_base64url_decode(match.group(1)), "header")
+    payload = _parse_json(_base64url_decode(match.group(2)), "payload")
+    return header, credential_of_payload(payload)
+
+
+def credential_of_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The credential a JWT payload carries: the payload minus JWT claims (VC 2.0), or its
+    ``vc`` claim (VC 1.1). Raises ProofError ``jwt_malformed`` for a ``vc`` that is no object.
+    """
+    if "vc" in payload and "@context" not in payload:
+        if not isinstance(payload["vc"], dict):
+            raise ProofError("jwt_malformed", "The JWT vc claim is not an object.")
+        return dict(payload["vc"])
+    dropped = (*REGISTERED_CLAIMS, *OTHER_CLAIMS)
+    return {name: value for name, value in payload.items() if name not in dropped}
+
+
+def _unverified_header(token: str, *, allow_jwk: bool = False) -> dict[str, Any]:
     match = _COMPACT_JWS.fullmatch(token)
     if match is None:
         raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
     header = _parse_json(_base64url_decode(match.group(1)), "header")
-    extra = sorted(set(header) - ALLOWED_HEADER_MEMBERS)
+    allowed = ALLOWED_HEADER_MEMBERS | {JWK_HEADER_MEMBER} if allow_jwk else ALLOWED_HEADER_MEMBERS
+    extra = sorted(set(header) - allowed)
     if extra:
         # The names come from the token: quote a few, shortened, never all of them.
         named = ", ".join(name[:32] for name in extra[:4])
@@ -141,9 +188,32 @@ def _unverified_header(token: str) -> dict[str, Any]:
         not isinstance(header["typ"], str) or header["typ"] not in ALLOWED_TYPES
     ):
         raise ProofError("jwt_header_not_allowed", "The JWT typ must be JWT or vc+jwt.")
+    if JWK_HEADER_MEMBER in header:
+        if "kid" in header and (not isinstance(header["kid"], str) or not header["kid"]):
+            raise ProofError("jwt_kid_missing", "The JWT header kid is empty.")
+        return header
     if not isinstance(header.get("kid"), str) or not header["kid"]:
         raise ProofError("jwt_kid_missing", "The JWT header names no key (kid).")
     return header
+
+
+def _resolve_header_jwk(
+    jwk: Any,
+    kid: str | None,
+    resolve_jwk: Callable[[dict[str, Any], str | None], VerificationKey],
+) -> VerificationKey:
+    if not isinstance(jwk, dict):
+        raise ProofError("jwt_malformed", "The JWT header jwk is not an object.")
+    try:
+        key = resolve_jwk(jwk, kid)
+    except KeyringError as error:
+        raise ProofError(
+            "jwt_jwk_not_published",
+            "The key in the JWT header is not one the issuer publishes.",
+        ) from error
+    if key.alg not in ALLOWED_ALGORITHMS or not isinstance(key.public_key, _KEY_TYPES[key.alg]):
+        raise ProofError("jwt_key_invalid", "The key in the JWT header cannot verify a VC-JWT.")
+    return key
 
 
 def _base64url_decode(segment: str) -> bytes:
@@ -187,13 +257,17 @@ def _verified_payload(token: str, key: VerificationKey) -> dict[str, Any]:
     return _parse_json(decoded["payload"], "payload")
 
 
-def _check_claims(payload: dict[str, Any], credential: dict[str, Any], kid: str) -> None:
+def _check_claims(
+    payload: dict[str, Any], credential: dict[str, Any], kid: str, *, allow_missing_sub: bool
+) -> None:
     expected: dict[str, Any] = {
         "iss": _issuer_id(credential),
         "sub": _subject_id(credential),
         "jti": credential.get("id") if isinstance(credential.get("id"), str) else None,
     }
     for claim, value in expected.items():
+        if claim == "sub" and allow_missing_sub and "sub" not in payload:
+            continue
         if payload.get(claim) != value:
             raise ProofError(
                 "jwt_claims_mismatch", f"The JWT claim {claim} does not match the credential."
@@ -203,7 +277,13 @@ def _check_claims(payload: dict[str, Any], credential: dict[str, Any], kid: str)
         raise ProofError(
             "jwt_kid_issuer_mismatch", "The signing key does not belong to the credential issuer."
         )
-    for claim, member in (("nbf", "validFrom"), ("exp", "validUntil")):
+    vcdm1 = "vc" in payload and "@context" not in payload
+    members = (
+        (("nbf", "issuanceDate"), ("exp", "expirationDate"))
+        if vcdm1
+        else (("nbf", "validFrom"), ("exp", "validUntil"))
+    )
+    for claim, member in members:
         # nbf and validFrom are required; exp and validUntil go together or not at all.
         if claim == "exp" and member not in credential and claim not in payload:
             continue

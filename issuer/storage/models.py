@@ -11,10 +11,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,6 +113,8 @@ class IssuedCredential(Base):
     jwt: Mapped[str] = mapped_column(Text)
     data_integrity_kid: Mapped[str] = mapped_column(String(500))
     jwt_kid: Mapped[str] = mapped_column(String(500))
+    # The earner may hide the credential's HTML page; the credential keeps verifying.
+    page_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdempotencyKey(Base):
@@ -132,3 +136,159 @@ Index(
     IssuedCredential.achievement,
     IssuedCredential.recipient_email,
 )
+
+
+class StatusList(Base):
+    """A Bitstring Status List: its bits, its version, and its last signed form.
+
+    ``version`` only increases: every change of the bits bumps it, under the row lock.
+    The signed forms are a cache of what was published for ``signed_version``.
+    """
+
+    __tablename__ = "status_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(Integer)
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column()
+    signed_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    signed_at: Mapped[datetime | None] = mapped_column(default=None)
+    signed_valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    signed_json: Mapped[str | None] = mapped_column(Text, default=None)
+    signed_jwt: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class StatusEntry(Base):
+    """The status list entry allocated to a credential; (list, index) is never reused.
+
+    The entry is written before the credential (it is inside the signed bytes), so the
+    foreign key to the credential is checked at commit.
+    """
+
+    __tablename__ = "status_entries"
+    __table_args__ = (UniqueConstraint("list_id", "status_index"),)
+
+    credential_id: Mapped[str] = mapped_column(
+        ForeignKey("credentials.id", deferrable=True, initially="DEFERRED"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
+    status_index: Mapped[int] = mapped_column(Integer)
+
+
+class Revocation(Base):
+    """A credential taken back: who, when and why. Permanent; one per credential."""
+
+    __tablename__ = "revocations"
+
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), primary_key=True)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("status_lists.id"), default=None)
+    status_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    revoked_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A signed-in browser session of the assessors' workspace; only the SHA-256 of its
+    token is stored, so that a copy of the database cannot be used to sign in."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("assessors.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, counted per account and per address to slow down guessing."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400))
+    failed_at: Mapped[datetime] = mapped_column()
+
+
+Index("ix_sign_in_failures_scope_failed_at", SignInFailure.scope, SignInFailure.failed_at)
+
+
+class AuditEvent(Base):
+    """Who did what, when, from which address. Append-only: the database refuses changes."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(320), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(400))
+    address: Mapped[str] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)
+
+
+class BulkJob(Base):
+    """A CSV of awards: checked (``draft``), then ``queued``, ``running`` and ``done``.
+
+    A worker owns a running job while its lease lasts; a job whose lease ran out (its
+    process stopped) is taken over by the next worker that looks.
+    """
+
+    __tablename__ = "bulk_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("assessors.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    total_rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class BulkJobRow(Base):
+    """One row of a bulk job: the award request it became, or why it could not."""
+
+    __tablename__ = "bulk_job_rows"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("bulk_jobs.id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    recipient_email: Mapped[str] = mapped_column(String(320))
+    achievement: Mapped[str] = mapped_column(String(200))
+    request_json: Mapped[str | None] = mapped_column(Text, default=None)
+    credential_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+Index("ix_bulk_job_rows_job_id_status", BulkJobRow.job_id, BulkJobRow.status)
+
+
+class OutgoingMail(Base):
+    """A message waiting in the outbox, or sent. Written right after the award commits and
+    delivered from here, with retries, so a mail failure never loses or blocks an award.
+
+    ``next_attempt_at`` is when to try again (None once sent or given up); a worker claims a
+    message by moving ``claimed_until`` forward, so two workers never send it at once.
+    """
+
+    __tablename__ = "outgoing_mail"
+    __table_args__ = (UniqueConstraint("credential_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credential_id: Mapped[str | None] = mapped_column(ForeignKey("credentials.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

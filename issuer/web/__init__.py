@@ -41,8 +41,24 @@ def bearer_principal() -> Principal:
 
 
 def init_app(app: Flask) -> None:
-    from issuer.web import api, errors, health, public, well_known
+    from issuer.web import (
+        api,
+        assess,
+        earner,
+        errors,
+        health,
+        public,
+        revocation_api,
+        status,
+        verify,
+        well_known,
+    )
 
     errors.init_app(app)
     for blueprint in (api.blueprint, public.blueprint, well_known.blueprint, health.blueprint):
         app.register_blueprint(blueprint)
+    app.register_blueprint(status.blueprint)
+    app.register_blueprint(revocation_api.blueprint)
+    verify.init_app(app)
+    earner.init_app(app)
+    assess.init_app(app)

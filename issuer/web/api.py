@@ -17,6 +17,8 @@ def create_award() -> Response:
     issued = services().issuance.award(
         assessor, award_request, request.headers.get("Idempotency-Key")
     )
+    # After the commit; queued once per credential (a replay is not mailed again), never raises.
+    services().mail.notify_award(issued, award_request["recipient"]["email"])
     response = jsonify(award_response(issued))
     response.status_code = 201
     response.headers["Location"] = url_for("public.credential", credential_id=issued.id)

@@ -40,6 +40,7 @@ _STATUS_BY_CODE = {
     "json_not_object": 400,
     "unsupported_media_type": 415,
     "idempotency_key_reused": 422,
+    "reason_required": 400,
 }
 
 

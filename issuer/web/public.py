@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, json, render_template, request
 
-from issuer.web import services
+from issuer.web import earner, services
 
 blueprint = Blueprint("public", __name__)
 
@@ -64,7 +64,8 @@ def credential(credential_id: str) -> Response | str:
     if chosen == VC_JWT:
         return Response(issued.jwt, mimetype=VC_JWT)
     if chosen == "text/html":
-        return render_template("credential.html", issued=issued, credential=issued.credential)
+        # The earner's page: facts, live status, sharing (issuer/web/earner.py).
+        return earner.credential_page(issued.id)
     return _json(issued.credential, chosen)
 
 

@@ -1,0 +1,147 @@
+"""Issuing throughput: 1,000 awards on one core, through the domain service and the HTTP API.
+
+Prints credentials per second, where the time goes (building, schema check,
+canonicalization, signatures, storage), the ratio to the bare signature operations each
+credential contains (one Ed25519 signature for the Data Integrity proof and one RS256 or
+ES256 signature for the VC-JWT), and the peak memory of the process.
+
+    .venv/bin/python bench/issue.py [--count 1000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import uuid
+from datetime import UTC, datetime
+
+from harness import per_call, pin_to_one_core, start_service
+
+from issuer import schemas
+from issuer.awarding import Award, build_credential
+from issuer.errors import InvalidInput
+from issuer.proofs import data_integrity, vc_jwt
+
+ACHIEVEMENT = "computer-user-support-specialists/proficient"
+
+
+def award_request(number: int) -> dict[str, object]:
+    return {
+        "achievement": ACHIEVEMENT,
+        "recipient": {"email": f"earner{number}@example.org", "name": f"Earner {number}"},
+        "evidence": [{"narrative": "Resolved a network outage.", "url": "https://example.org/e"}],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--jwt-algorithm", default="RS256", choices=["RS256", "ES256"])
+    arguments = parser.parse_args()
+    pin_to_one_core()
+    bench = start_service(
+        "issue", database_url=arguments.database_url, JWT_ALGORITHM=arguments.jwt_algorithm
+    )
+    app, services, token, assessor = bench.app, bench.services, bench.token, bench.assessor
+    count = arguments.count
+
+    framework, _, level = ACHIEVEMENT.partition("/")
+    template = services.catalog.get(framework, level)
+    ring = services.keyring()
+    eddsa = ring.signing_key("EdDSA")
+    jwt_key = ring.signing_key(arguments.jwt_algorithm)
+    now = datetime.now(UTC)
+
+    def build() -> dict[str, object]:
+        return build_credential(
+            template,
+            Award(achievement=ACHIEVEMENT, recipient_email="a@example.org", recipient_name="A"),
+            issuer=services.issuer_profile,
+            base_url=services.base_url,
+            now=now,
+            credential_id=uuid.uuid4(),
+            subject_id=uuid.uuid4(),
+            salt="0123456789abcdef",
+        )
+
+    unsigned = build()
+    proof_options = {
+        "type": "DataIntegrityProof",
+        "created": "2026-01-01T00:00:00Z",
+        "verificationMethod": eddsa.kid,
+        "cryptosuite": "eddsa-rdfc-2022",
+        "proofPurpose": "assertionMethod",
+    }
+    digest = bytes(64)
+    split = {
+        "build credential": per_call(build, count),
+        "schema check": per_call(
+            lambda: schemas.check(
+                "open-badge-credential", unsigned, error=InvalidInput, code="credential_invalid"
+            ),
+            count,
+        ),
+        "canonicalize + hash (RDFC-1.0, pyld)": per_call(
+            lambda: data_integrity.signing_input(unsigned, proof_options), count
+        ),
+        "Ed25519 signature": per_call(lambda: eddsa.private_key.sign(digest), count),
+        f"VC-JWT ({arguments.jwt_algorithm}, encode + sign)": per_call(
+            lambda: vc_jwt.sign_vc_jwt(unsigned, jwt_key), count
+        ),
+    }
+    if arguments.jwt_algorithm == "RS256":
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        bare_jwt = per_call(
+            lambda: jwt_key.private_key.sign(digest, padding.PKCS1v15(), hashes.SHA256()), count
+        )
+    else:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        bare_jwt = per_call(
+            lambda: jwt_key.private_key.sign(digest, ec.ECDSA(hashes.SHA256())), count
+        )
+
+    numbers = iter(range(10**9))
+    service = per_call(
+        lambda: services.issuance.award(assessor, award_request(next(numbers))), count
+    )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    http = per_call(
+        lambda: (
+            client.post(
+                "/api/v1/awards", json=award_request(next(numbers)), headers=headers
+            ).status_code
+        ),
+        count,
+    )
+    bare = split["Ed25519 signature"] + bare_jwt
+    accounted = sum(split.values())
+
+    print(f"Issuing {count} credentials on one core ({services.db.engine.dialect.name}):")
+    print(f"  domain service : {1 / service:8.1f} credentials/s  ({service * 1000:.2f} ms each)")
+    print(f"  HTTP API       : {1 / http:8.1f} credentials/s  ({http * 1000:.2f} ms each)")
+    print("Where one credential's time goes (measured separately, per call):")
+    for name, seconds in split.items():
+        print(f"  {name:40s} {seconds * 1000:8.3f} ms  {seconds / service:6.1%}")
+    rest = service - accounted
+    name = "storage and the rest (by difference)"
+    print(f"  {name:40s} {rest * 1000:8.3f} ms  {rest / service:6.1%}")
+    canonicalization = split["canonicalize + hash (RDFC-1.0, pyld)"]
+    print(
+        f"Bare signatures per credential (Ed25519 + {arguments.jwt_algorithm}): "
+        f"{bare * 1000:.3f} ms; issuing costs {service / bare:.1f}x that "
+        f"(canonicalization alone {canonicalization / split['Ed25519 signature']:.0f}x "
+        "an Ed25519 signature)."
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Peak memory (max RSS): {peak:.0f} MiB")
+    services.db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Verification throughput for our own credentials, on one core.
+
+Issues one credential, then verifies it ``--count`` times through the verification service
+in each form (Data Integrity JSON, VC-JWT), with every check the API runs (structure, schema,
+proof, status list, validity). Prints verifications per second, where the time goes, and the
+ratio to the bare signature verification each form needs (one Ed25519 verification; one
+RS256 or ES256 verification).
+
+    .venv/bin/python bench/verify.py [--count 300] [--jwt-algorithm RS256|ES256]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from harness import per_call, pin_to_one_core, start_service
+
+from issuer.verification import build_for
+
+AWARD = {
+    "achievement": "computer-user-support-specialists/proficient",
+    "recipient": {"email": "earner@example.org", "name": "Earner"},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--jwt-algorithm", default="RS256", choices=["RS256", "ES256"])
+    arguments = parser.parse_args()
+    pin_to_one_core()
+    bench = start_service("verify", JWT_ALGORITHM=arguments.jwt_algorithm)
+    app, services = bench.app, bench.services
+    issued = services.issuance.award(bench.assessor, AWARD)
+    count = arguments.count
+
+    with app.app_context():
+        service = build_for(services, app.config)
+        for form, verify in (
+            ("Data Integrity", lambda: service.verify_document(issued.credential)),
+            (f"VC-JWT {arguments.jwt_algorithm}", lambda: service.verify_jwt(issued.jwt)),
+        ):
+            assert verify().verified, form
+        ring = services.keyring()
+        eddsa = ring.signing_key("EdDSA")
+        jwt_key = ring.signing_key(arguments.jwt_algorithm)
+        message = b"x" * 64
+        ed_signature = eddsa.private_key.sign(message)
+        if arguments.jwt_algorithm == "RS256":
+            jwt_signature = jwt_key.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+            def bare_jwt() -> None:
+                jwt_key.public_key.verify(
+                    jwt_signature, message, padding.PKCS1v15(), hashes.SHA256()
+                )
+        else:
+            jwt_signature = jwt_key.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+            def bare_jwt() -> None:
+                jwt_key.public_key.verify(jwt_signature, message, ec.ECDSA(hashes.SHA256()))
+
+        bare = {
+            "Data Integrity": per_call(
+                lambda: eddsa.public_key.verify(ed_signature, message), count * 10
+            ),
+            f"VC-JWT {arguments.jwt_algorithm}": per_call(bare_jwt, count * 10),
+        }
+        full = {
+            "Data Integrity": per_call(lambda: service.verify_document(issued.credential), count),
+            f"VC-JWT {arguments.jwt_algorithm}": per_call(
+                lambda: service.verify_jwt(issued.jwt), count
+            ),
+        }
+        status_list_alone = per_call(lambda: services.revocation.list_credential("1"), count)
+
+    print(f"Verifying our own credentials, {count} each, one core:")
+    for form, seconds in full.items():
+        print(
+            f"  {form:<18} {1 / seconds:8.1f} verifications/s  ({seconds * 1000:6.2f} ms each; "
+            f"bare signature check {bare[form] * 1e6:7.1f} µs, ratio {seconds / bare[form]:7.0f}x)"
+        )
+    print(f"  (reading our own signed status list: {status_list_alone * 1000:.2f} ms per call)")
+
+
+if __name__ == "__main__":
+    main()

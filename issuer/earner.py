@@ -1,0 +1,205 @@
+"""What earners do with a credential: its page (public or hidden), the signed settings link,
+and the facts the page shows (status, sharing links). No Flask here.
+
+The settings link is the earner's only key to the page settings (earners have no accounts):
+it is signed with the service's secret key and a salt of its own, so it cannot be forged,
+cannot be mistaken for another signed value, and expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import update
+
+from issuer.errors import Forbidden, NotFound
+from issuer.issuance import IssuanceService, IssuedAward
+from issuer.revocation import RevocationService
+from issuer.storage import Database
+from issuer.storage.models import IssuedCredential
+
+SETTINGS_SALT = "issuer.earner.page-settings.v1"
+# A year: long enough to find the award e-mail again, short enough that a leaked old mail
+# stops working. An expired link is answered with a page that says so.
+SETTINGS_LINK_LIFETIME = timedelta(days=365)
+LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
+
+StatusWord = Literal["valid", "expired", "revoked", "not_yet_valid", "invalid", "unchecked"]
+
+
+@dataclass(frozen=True)
+class PageStatus:
+    """The credential's standing when the page is served, in one word and one sentence."""
+
+    word: StatusWord
+    sentence: str
+    revoked_at: datetime | None = None
+    reason: str | None = None
+
+
+class SettingsLinks:
+    """Signs and reads the token of an earner's settings link."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        lifetime: timedelta = SETTINGS_LINK_LIFETIME,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._serializer = URLSafeSerializer(secret_key, salt=SETTINGS_SALT)
+        self._lifetime = lifetime
+        self._clock = clock
+
+    def token(self, credential_id: str, *, now: datetime | None = None) -> str:
+        """A token for ``credential_id``'s settings, issued ``now``."""
+        issued = int((now or self._clock()).timestamp())
+        return str(self._serializer.dumps({"credential": credential_id, "issued": issued}))
+
+    def read(self, token: str, credential_id: str) -> None:
+        """Check that ``token`` opens the settings of ``credential_id`` now.
+
+        Raises Forbidden ``settings_link_invalid`` (tampered, or for another credential)
+        and ``settings_link_expired``.
+        """
+        try:
+            payload: Any = self._serializer.loads(token)
+        except BadSignature:
+            raise Forbidden(
+                "settings_link_invalid",
+                "This settings link is not valid: it may have been cut short or changed. "
+                "Open the link exactly as it is in your award e-mail.",
+            ) from None
+        if (
+            not isinstance(payload, dict)
+            or payload.get("credential") != credential_id
+            or not isinstance(payload.get("issued"), int)
+        ):
+            raise Forbidden(
+                "settings_link_invalid", "This settings link belongs to another credential."
+            )
+        issued = datetime.fromtimestamp(payload["issued"], UTC)
+        if self._clock() - issued > self._lifetime:
+            raise Forbidden(
+                "settings_link_expired",
+                "This settings link has expired. Ask the issuer to send you a new one.",
+            )
+
+
+class EarnerService:
+    """The credential page: whether it is shown, and the facts it shows."""
+
+    def __init__(
+        self,
+        db: Database,
+        issuance: IssuanceService,
+        revocation: RevocationService,
+        links: SettingsLinks,
+        *,
+        base_url: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._db = db
+        self._issuance = issuance
+        self._revocation = revocation
+        self.links = links
+        self._base_url = base_url
+        self._clock = clock
+
+    def page_url(self, credential_id: str) -> str:
+        return f"{self._base_url}/credentials/{credential_id}"
+
+    def settings_url(self, credential_id: str) -> str:
+        token = self.links.token(credential_id)
+        return f"{self.page_url(credential_id)}/settings?{urlencode({'token': token})}"
+
+    def public_page(self, credential_id: str) -> IssuedAward:
+        """The credential whose page is shown to anyone with the link.
+
+        Raises NotFound ``credential_not_found`` for an unknown id and for a hidden page
+        (the same answer, so that a hidden page does not reveal that it exists).
+        """
+        issued = self._issuance.get(credential_id)
+        if self.is_hidden(credential_id):
+            raise NotFound("credential_not_found", "There is no such credential.")
+        return issued
+
+    def is_hidden(self, credential_id: str) -> bool:
+        """Whether the earner hid the page. Raises NotFound ``credential_not_found``."""
+        with self._db.read() as session:
+            record = session.get(IssuedCredential, credential_id)
+        if record is None:
+            raise NotFound("credential_not_found", "There is no such credential.")
+        return bool(record.page_hidden)
+
+    def set_hidden(self, credential_id: str, token: str, hidden: bool) -> None:
+        """Show or hide the page, on the authority of a settings link ``token``.
+
+        Raises Forbidden ``settings_link_invalid`` / ``settings_link_expired`` and NotFound
+        ``credential_not_found``.
+        """
+        self.links.read(token, credential_id)
+        with self._db.write() as session:
+            result = session.execute(
+                update(IssuedCredential)
+                .where(IssuedCredential.id == credential_id)
+                .values(page_hidden=hidden)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound("credential_not_found", "There is no such credential.")
+
+    def status(self, issued: IssuedAward) -> PageStatus:
+        """Revoked (with the reason), expired, not yet valid or valid, as of now.
+
+        Raises NotFound ``credential_not_found``.
+        """
+        revocation = self._revocation.status_of(issued.id)
+        if revocation.revoked:
+            when = revocation.revoked_at.strftime("%d %B %Y") if revocation.revoked_at else ""
+            return PageStatus(
+                "revoked",
+                f"Revoked by the issuer on {when}.".replace(" on .", "."),
+                revoked_at=revocation.revoked_at,
+                reason=revocation.reason,
+            )
+        now = self._clock()
+        if issued.valid_until is not None and issued.valid_until <= now:
+            return PageStatus("expired", f"Expired on {issued.valid_until.strftime('%d %B %Y')}.")
+        if issued.issued_at > now:
+            return PageStatus("not_yet_valid", "Not valid yet.")
+        return PageStatus("valid", "Genuine, not revoked and not expired.")
+
+
+def linkedin_add_url(
+    *,
+    name: str,
+    organization_name: str,
+    issued: datetime,
+    expires: datetime | None,
+    cert_url: str,
+    cert_id: str,
+) -> str:
+    """LinkedIn's documented "Add to profile" link, prefilled for a certification.
+
+    The parameters are those of LinkedIn's Add to Profile page: ``startTask``,
+    ``name``, ``organizationName`` (or ``organizationId``), ``issueYear``/``issueMonth``,
+    ``expirationYear``/``expirationMonth``, ``certUrl`` and ``certId``.
+    """
+    parameters: dict[str, str | int] = {
+        "startTask": "CERTIFICATION_NAME",
+        "name": name,
+        "organizationName": organization_name,
+        "issueYear": issued.year,
+        "issueMonth": issued.month,
+    }
+    if expires is not None:
+        parameters["expirationYear"] = expires.year
+        parameters["expirationMonth"] = expires.month
+    parameters["certUrl"] = cert_url
+    parameters["certId"] = cert_id
+    return f"{LINKEDIN_ADD_TO_PROFILE}?{urlencode(parameters)}"

@@ -1,0 +1,403 @@
+"""Outgoing mail: the award e-mail to the earner, kept in an outbox and delivered with retries.
+
+An award is committed before anything is mailed, and the message is then written to the
+``outgoing_mail`` table (the outbox) in a transaction of its own; delivery happens from
+there, outside any request. A mail server that is down, slow or refusing therefore never
+loses or blocks an award: the message waits in the outbox and is tried again, with growing
+pauses, until it is sent or ``MAX_ATTEMPTS`` is reached (which is logged as an error).
+
+Two transports: SMTP (``ISSUER_SMTP_*``), or, when no SMTP host is set (the development
+default), ``.eml`` files in ``instance/outbox/`` that any mail program opens.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import smtplib
+import ssl
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_string
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from html import escape
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from issuer.issuance import IssuedAward
+from issuer.storage import Database
+from issuer.storage.models import OutgoingMail
+
+log = logging.getLogger("issuer.mail")
+
+AWARD_NOTICE = "award_notice"
+MAX_ATTEMPTS = 12
+# Pauses after the 1st, 2nd, ... failed attempt; the last one repeats. About three days in all.
+RETRY_PAUSES = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+# A worker that claimed a message and died lets another take it after this long.
+CLAIM_LEASE = timedelta(minutes=5)
+SMTP_TIMEOUT_SECONDS = 20
+WORKER_POLL_SECONDS = 60
+DELIVERY_BATCH = 50
+_TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None:
+        """Hand ``message`` on. Raises OSError or smtplib.SMTPException when it cannot."""
+        ...
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    sender: str
+    starttls: bool
+    outbox_dir: Path
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MailSettings:
+        """The mail settings of a validated configuration."""
+        host = str(config.get("SMTP_HOST") or "").strip()
+        base_host = urlsplit(config["BASE_URL"]).hostname or "localhost"
+        sender = str(config.get("SMTP_FROM") or "").strip()
+        if not sender:
+            sender = formataddr((str(config["NAME"]), f"no-reply@{base_host}"))
+        return cls(
+            host=host,
+            port=int(config.get("SMTP_PORT") or 587),
+            username=str(config.get("SMTP_USERNAME") or ""),
+            password=str(config.get("SMTP_PASSWORD") or ""),
+            sender=sender,
+            starttls=str(config.get("SMTP_STARTTLS", "true")).strip().lower() in _TRUE_WORDS,
+            outbox_dir=Path(config["OUTBOX_DIR"]),
+        )
+
+
+class SmtpTransport:
+    """Sends through an SMTP server, upgrading to TLS with STARTTLS unless told not to."""
+
+    def __init__(self, settings: MailSettings, *, timeout: float = SMTP_TIMEOUT_SECONDS):
+        self._settings = settings
+        self._timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        settings = self._settings
+        with smtplib.SMTP(settings.host, settings.port, timeout=self._timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, settings.password)
+            smtp.send_message(message)
+
+
+class FileTransport:
+    """Writes each message as an ``.eml`` file (development, or no SMTP host configured)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def send(self, message: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
+        path.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+        log.info("Mail written to %s (no SMTP host configured)", path)
+
+
+def transport_for(settings: MailSettings) -> Transport:
+    if settings.host:
+        return SmtpTransport(settings)
+    return FileTransport(settings.outbox_dir)
+
+
+def award_message(
+    *,
+    sender: str,
+    recipient: str,
+    recipient_name: str,
+    achievement_name: str,
+    issuer_name: str,
+    page_url: str,
+    settings_url: str,
+) -> EmailMessage:
+    """The award e-mail: plain text, and the same in HTML, with the page and settings links."""
+    greeting = f"Dear {recipient_name}," if recipient_name else "Hello,"
+    text = (
+        f"{greeting}\n\n"
+        f"{issuer_name} has awarded you the badge \u201c{achievement_name}\u201d.\n\n"
+        f"Your badge page (share this link; anyone with it can check the badge):\n{page_url}\n\n"
+        "From the page you can download the signed credential and the badge image, add it to "
+        "LinkedIn, or put it in a digital wallet.\n\n"
+        "The page is public to anyone who has the link, and search engines are asked not to "
+        "list it. To hide it or show it again, use your private settings link (keep it to "
+        f"yourself):\n{settings_url}\n\n"
+        f"\u2014 {issuer_name}\n"
+    )
+    html = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(achievement_name)}</title></head>
+<body style="font-family: system-ui, sans-serif; color: #1b1f24; line-height: 1.5;">
+<p>{escape(greeting)}</p>
+<p>{escape(issuer_name)} has awarded you the badge <strong>{escape(achievement_name)}</strong>.</p>
+<p><a href="{escape(page_url)}" style="color: #0b5cad;">Open your badge page</a>
+to share it, download the signed credential and the badge image, or add it to LinkedIn.
+Anyone with the link can check that the badge is genuine.</p>
+<p>The page is public to anyone who has the link, and search engines are asked not to list it.
+You can hide it or show it again with your
+<a href="{escape(settings_url)}" style="color: #0b5cad;">private settings link</a>
+(keep it to yourself).</p>
+<p>&mdash; {escape(issuer_name)}</p>
+</body></html>
+"""
+    message = EmailMessage()
+    message["Subject"] = f"Your badge: {achievement_name}"
+    message["From"] = sender
+    message["To"] = formataddr((recipient_name, recipient)) if recipient_name else recipient
+    message["Date"] = formatdate(localtime=False)
+    sender_domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
+    message["Message-ID"] = make_msgid(domain=sender_domain)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+class Outbox:
+    """The ``outgoing_mail`` table and its delivery, with retries.
+
+    ``background`` delivery runs in one daemon thread per process, woken by each new message
+    and every ``WORKER_POLL_SECONDS`` for retries; without it (tests), ``wake`` delivers at
+    once in the caller's thread.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        *,
+        background: bool,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._db = db
+        self.transport = transport
+        self._background = background
+        self._clock = clock
+        self._wakeup = threading.Event()
+        self._stopped = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
+
+    def enqueue(self, message: EmailMessage, *, kind: str, credential_id: str | None) -> bool:
+        """Store ``message`` for delivery; False when this (credential, kind) was queued before.
+
+        Raises the database's error when the outbox cannot be written.
+        """
+        now = self._clock()
+        try:
+            with self._db.write() as session:
+                session.add(
+                    OutgoingMail(
+                        credential_id=credential_id,
+                        kind=kind,
+                        recipient=str(message["To"]),
+                        message=message.as_string(policy=email.policy.default),
+                        created_at=now,
+                        attempts=0,
+                        next_attempt_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def wake(self) -> None:
+        """Deliver what is due: now, or soon in the worker thread. Never raises."""
+        if not self._background:
+            self._deliver_quietly()
+            return
+        with self._worker_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._stopped.clear()
+                self._worker = threading.Thread(
+                    target=self._run, name="issuer-mail-outbox", daemon=True
+                )
+                self._worker.start()
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wakeup.set()
+
+    def deliver_due(self, now: datetime | None = None, *, limit: int = DELIVERY_BATCH) -> int:
+        """Try every message whose time has come; return how many were sent.
+
+        Raises the database's error when the outbox cannot be read or written.
+        """
+        moment = now or self._clock()
+        with self._db.read() as session:
+            due = session.scalars(
+                select(OutgoingMail.id)
+                .where(
+                    OutgoingMail.next_attempt_at.is_not(None),
+                    OutgoingMail.next_attempt_at <= moment,
+                )
+                .order_by(OutgoingMail.next_attempt_at)
+                .limit(limit)
+            ).all()
+        return sum(self._deliver_one(mail_id, moment) for mail_id in due)
+
+    def pending(self) -> list[OutgoingMail]:
+        """Messages not yet sent (still to be tried, or given up), oldest first."""
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(OutgoingMail)
+                    .where(OutgoingMail.sent_at.is_(None))
+                    .order_by(OutgoingMail.id)
+                ).all()
+            )
+
+    def _deliver_one(self, mail_id: int, now: datetime) -> bool:
+        if not self._claim(mail_id, now):
+            return False
+        with self._db.read() as session:
+            row = session.get(OutgoingMail, mail_id)
+        if row is None:
+            return False
+        message = message_from_string(row.message, policy=email.policy.default)
+        try:
+            self.transport.send(message)
+        except (OSError, smtplib.SMTPException) as error:
+            self._record_failure(row, now, f"{type(error).__name__}: {error}")
+            return False
+        with self._db.write() as session:
+            session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.id == mail_id)
+                .values(
+                    sent_at=now,
+                    next_attempt_at=None,
+                    claimed_until=None,
+                    attempts=row.attempts + 1,
+                    last_error=None,
+                )
+            )
+        log.info("Mail %s (%s) sent", mail_id, row.kind)
+        return True
+
+    def _claim(self, mail_id: int, now: datetime) -> bool:
+        """Take ``mail_id`` for this worker unless another one holds it."""
+        with self._db.write() as session:
+            result = session.execute(
+                update(OutgoingMail)
+                .where(
+                    OutgoingMail.id == mail_id,
+                    OutgoingMail.sent_at.is_(None),
+                    OutgoingMail.next_attempt_at.is_not(None),
+                    or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+                )
+                .values(claimed_until=now + CLAIM_LEASE)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _record_failure(self, row: OutgoingMail, now: datetime, error: str) -> None:
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            next_attempt = None
+            log.error(
+                "Mail %s (%s) given up after %d attempts: %s", row.id, row.kind, attempts, error
+            )
+        else:
+            next_attempt = now + RETRY_PAUSES[min(attempts, len(RETRY_PAUSES)) - 1]
+            log.warning(
+                "Mail %s (%s) not sent (attempt %d), retrying at %s: %s",
+                row.id,
+                row.kind,
+                attempts,
+                next_attempt.isoformat(),
+                error,
+            )
+        with self._db.write() as session:
+            session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.id == row.id)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=next_attempt,
+                    claimed_until=None,
+                    last_error=error[:2000],
+                )
+            )
+
+    def _deliver_quietly(self) -> None:
+        try:
+            self.deliver_due()
+        except Exception:
+            # The outbox keeps the message; the next pass tries again.
+            log.exception("Mail delivery pass failed")
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self._deliver_quietly()
+            self._wakeup.wait(WORKER_POLL_SECONDS)
+            self._wakeup.clear()
+
+
+class MailService:
+    """Mails the earner after an award. ``page_url`` and ``settings_url`` make the links."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: MailSettings,
+        *,
+        issuer_name: str,
+        page_url: Callable[[str], str],
+        settings_url: Callable[[str], str],
+    ):
+        self.outbox = outbox
+        self.settings = settings
+        self._issuer_name = issuer_name
+        self._page_url = page_url
+        self._settings_url = settings_url
+
+    def notify_award(self, issued: IssuedAward, recipient_email: str) -> None:
+        """Queue the award e-mail for ``issued`` and wake delivery.
+
+        Call it after the award is committed. Never raises: a mail problem must not turn a
+        committed award into an error (it is logged, and the outbox retries). Queuing the
+        same credential's notice twice (an idempotent replay) sends it once.
+        """
+        credential_id = issued.id
+        try:
+            achievement = issued.credential["credentialSubject"]["achievement"]
+            message = award_message(
+                sender=self.settings.sender,
+                recipient=recipient_email,
+                recipient_name=issued.recipient_name,
+                achievement_name=str(achievement.get("name") or issued.achievement),
+                issuer_name=self._issuer_name,
+                page_url=self._page_url(credential_id),
+                settings_url=self._settings_url(credential_id),
+            )
+            self.outbox.enqueue(message, kind=AWARD_NOTICE, credential_id=credential_id)
+        except Exception:
+            log.exception("The award e-mail for %s could not be queued", credential_id)
+            return
+        self.outbox.wake()

@@ -1,0 +1,262 @@
+"""The proof check: the signature is right AND the key speaks for the issuer.
+
+A valid signature proves only that someone holding the key signed; the credential is the
+issuer's only when the key is one the issuer published for assertions. So:
+
+- Data Integrity: the verification method must be a DID URL or URL of the issuer itself
+  (the controller of the key is ``issuer.id``), listed under ``assertionMethod`` of the
+  issuer's DID or controller document; a ``did:key`` method counts only when the issuer
+  *is* that did:key. ``eddsa-rdfc-2022`` is the suite; ``eddsa-2022`` (its earlier name,
+  the same algorithm) is accepted with a warning. Contexts come only from the pinned set
+  and canonicalization that would drop a term fails (``issuer.proofs.data_integrity``).
+- VC-JWT: ``issuer.proofs.vc_jwt`` with the key looked up by ``kid`` among the issuer's
+  keys; a ``jwk`` header is accepted only when it equals one of them. The algorithm is
+  the key's.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from issuer.did_resolution import (
+    ControllerDocument,
+    IssuerKeyResolver,
+    KeyResolutionError,
+    VerificationMethod,
+    did_key_document,
+    same_key,
+)
+from issuer.errors import InvalidInput, ProofError
+from issuer.multibase import decode_base58btc
+from issuer.proofs import data_integrity, vc_jwt
+from issuer.verification.checks import VerificationContext
+
+LEGACY_CRYPTOSUITE = "eddsa-2022"
+MAX_PROOFS = 4
+# The expiry of a JWT is the validity check's to report, once the signature is known good.
+_TIME_CODES = ("jwt_expired", "jwt_not_yet_valid")
+
+
+class ProofCheck:
+    """Checks every proof of the credential (see the module docstring)."""
+
+    name = "proof"
+
+    def __init__(self, resolver: IssuerKeyResolver) -> None:
+        self._resolver = resolver
+
+    def verify(self, context: VerificationContext) -> None:
+        """Raises ProofError / CheckFailed / KeyResolutionError with the failing step's code."""
+        if context.presented.jwt is not None:
+            self._verify_jwt(context)
+        else:
+            self._verify_data_integrity(context)
+
+    def _verify_data_integrity(self, context: VerificationContext) -> None:
+        credential = context.credential
+        proofs = credential.get("proof")
+        proof_list = proofs if isinstance(proofs, list) else [proofs] if proofs else []
+        if not proof_list:
+            raise ProofError(
+                "proof_missing", "The credential carries no signature (no proof and no JWT)."
+            )
+        if len(proof_list) > MAX_PROOFS:
+            raise ProofError("proof_malformed", f"More than {MAX_PROOFS} proofs; not checked.")
+        signers = []
+        for proof in proof_list:
+            signers.append(verify_data_integrity_proof(credential, proof, self._resolver, context))
+        context.say(f"Signed by the issuer's key {signers[0].id} ({_source(signers[0])}).")
+
+    def _verify_jwt(self, context: VerificationContext) -> None:
+        token = context.presented.jwt or ""
+        issuer_id = issuer_id_of(context.credential)
+        if issuer_id is None:
+            raise KeyResolutionError("issuer_missing", "The credential names no issuer.")
+        own = issuer_id == self._resolver.own_did
+        # Look the issuer's keys up once, before the token is touched, so that a key document
+        # that cannot be fetched is reported as such and not as an unknown key.
+        keys = self._issuer_keys(issuer_id)
+        try:
+            verified = vc_jwt.verify_vc_jwt(
+                token,
+                lambda kid: _key_for_kid(issuer_id, keys, kid),
+                now=context.now,
+                resolve_jwk=lambda jwk, kid: _key_for_jwk(keys, jwk, kid),
+                allow_missing_sub=not own,
+            )
+        except ProofError as error:
+            if error.code not in _TIME_CODES:
+                raise
+            verified = error.details["credential"]
+        if verified != context.credential:
+            raise ProofError("jwt_payload_mismatch", "The signed payload is not what was read.")
+        context.say(f"The VC-JWT is signed by a key the issuer publishes ({issuer_id}).")
+
+    def _issuer_keys(self, issuer_id: str) -> list[VerificationMethod]:
+        if issuer_id.startswith("did:"):
+            return self._resolver.controller_document(issuer_id).assertion_keys()
+        return self._resolver.published_jwks(issuer_id)
+
+
+def _key_for_kid(issuer_id: str, keys: list[VerificationMethod], kid: str) -> VerificationMethod:
+    """The issuer key a JWT ``kid`` names: a DID URL / URL of the issuer, or a JWKS ``kid``.
+
+    Raises KeyResolutionError ``verification_method_not_issuers`` or ``unknown_key``.
+    """
+    if (kid.startswith("did:") or "://" in kid) and kid.split("#", 1)[0] != issuer_id:
+        raise KeyResolutionError(
+            "verification_method_not_issuers", "The key belongs to someone else."
+        )
+    for method in keys:
+        if kid in (method.id, f"{issuer_id}#{kid}") or method.id == f"{issuer_id}#{kid}":
+            return method
+    raise KeyResolutionError("unknown_key", "The issuer publishes no key with this kid.")
+
+
+def _key_for_jwk(
+    keys: list[VerificationMethod], jwk: dict[str, Any], kid: str | None
+) -> VerificationMethod:
+    """The issuer key equal to a JWT header ``jwk``. Raises KeyResolutionError."""
+    for method in keys:
+        named = kid is None or kid in (method.id, method.id.split("#")[-1])
+        if named and same_key(jwk, method):
+            return method
+    raise KeyResolutionError(
+        "jwt_jwk_not_published", "The key in the JWT header is not one the issuer publishes."
+    )
+
+
+def verify_data_integrity_proof(
+    credential: dict[str, Any],
+    proof: Any,
+    resolver: IssuerKeyResolver,
+    context: VerificationContext | None = None,
+) -> VerificationMethod:
+    """Check one Data Integrity ``proof`` of ``credential``; return the issuer key that made it.
+
+    Raises ProofError (``proof_malformed``, ``proof_type_unsupported``,
+    ``cryptosuite_unsupported``, ``proof_purpose_invalid``, ``verification_method_missing``,
+    ``signature_invalid``, ...), CanonicalizationError, KeyResolutionError
+    (``verification_method_not_issuers``, ``verification_method_not_listed``, ``fetch_*``...).
+    """
+    if not isinstance(proof, dict):
+        raise ProofError("proof_malformed", "A proof is not a JSON object.")
+    proof_type = proof.get("type")
+    if proof_type == "Ed25519Signature2020":
+        raise ProofError(
+            "proof_type_unsupported",
+            "The proof uses Ed25519Signature2020, an older signature format whose vocabulary "
+            "this service does not hold; it cannot be checked.",
+        )
+    if proof_type != data_integrity.PROOF_TYPE:
+        raise ProofError(
+            "proof_type_unsupported",
+            f"The proof type {str(proof_type)[:60]!r} is not one this service can check.",
+        )
+    cryptosuite = proof.get("cryptosuite")
+    if cryptosuite not in (data_integrity.CRYPTOSUITE, LEGACY_CRYPTOSUITE):
+        raise ProofError(
+            "cryptosuite_unsupported",
+            f"The signature suite {str(cryptosuite)[:60]!r} is not eddsa-rdfc-2022.",
+        )
+    if proof.get("proofPurpose") != data_integrity.PROOF_PURPOSE:
+        raise ProofError(
+            "proof_purpose_invalid",
+            "The proof was not made for asserting credentials (proofPurpose is not "
+            "assertionMethod).",
+        )
+    method = issuer_method(credential, proof.get("verificationMethod"), resolver)
+    if not isinstance(method.public_key, ed25519.Ed25519PublicKey):
+        raise ProofError("key_type_invalid", "The issuer key is not an Ed25519 key.")
+    single = {**credential, "proof": [proof]}
+    if cryptosuite == data_integrity.CRYPTOSUITE:
+        data_integrity.verify_proof(single, method.public_key)
+    else:
+        _verify_legacy_eddsa_2022(credential, proof, method.public_key)
+        if context is not None:
+            context.warn(
+                "cryptosuite_legacy",
+                "The signature uses eddsa-2022, the earlier name of eddsa-rdfc-2022; it is "
+                "valid, but the issuer should move to eddsa-rdfc-2022.",
+            )
+    return method
+
+
+def issuer_method(
+    credential: dict[str, Any], method_id: Any, resolver: IssuerKeyResolver
+) -> VerificationMethod:
+    """The issuer's published assertion key named ``method_id``.
+
+    Raises ProofError ``verification_method_missing``; KeyResolutionError
+    ``verification_method_not_issuers`` (the key belongs to another identity than
+    ``issuer.id``), ``verification_method_not_listed``, ``identifier_unsupported``, ...
+    """
+    if not isinstance(method_id, str) or not method_id:
+        raise ProofError("verification_method_missing", "The proof names no verification method.")
+    issuer_id = issuer_id_of(credential)
+    if issuer_id is None:
+        raise KeyResolutionError("issuer_missing", "The credential names no issuer.")
+    controller = method_id.split("#", 1)[0]
+    if controller.startswith("did:key:"):
+        document: ControllerDocument = did_key_document(controller)
+        method_id = next(iter(document.assertion_method)) if "#" not in method_id else method_id
+    if controller != issuer_id:
+        raise KeyResolutionError(
+            "verification_method_not_issuers",
+            f"The proof was made with a key of {controller[:200]}, not of the issuer "
+            f"{issuer_id[:200]}.",
+        )
+    document = resolver.controller_document(issuer_id)
+    method = document.assertion_key(method_id)
+    if method.controller != issuer_id:
+        raise KeyResolutionError(
+            "verification_method_not_issuers",
+            "The key's controller is not the issuer.",
+        )
+    return method
+
+
+def issuer_id_of(credential: dict[str, Any]) -> str | None:
+    issuer = credential.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    return issuer_id if isinstance(issuer_id, str) and issuer_id else None
+
+
+def _verify_legacy_eddsa_2022(
+    credential: dict[str, Any], proof: dict[str, Any], public_key: ed25519.Ed25519PublicKey
+) -> None:
+    """eddsa-2022 signs exactly as eddsa-rdfc-2022 does, under its own cryptosuite name."""
+    unsecured = {key: value for key, value in credential.items() if key != "proof"}
+    options = {key: copy.deepcopy(value) for key, value in proof.items() if key != "proofValue"}
+    proof_context = options.pop("@context", None)
+    if proof_context is not None:
+        proof_list = proof_context if isinstance(proof_context, list) else [proof_context]
+        document_context = unsecured.get("@context")
+        document_list = (
+            document_context if isinstance(document_context, list) else [document_context]
+        )
+        if document_list[: len(proof_list)] != proof_list:
+            raise ProofError(
+                "proof_context_mismatch",
+                "The proof's @context is not the start of the credential's @context.",
+            )
+    try:
+        signature = decode_base58btc(proof.get("proofValue"))  # type: ignore[arg-type]
+    except InvalidInput:
+        raise ProofError("proof_value_malformed", "The proofValue is not base58btc.") from None
+    try:
+        public_key.verify(signature, data_integrity.signing_input(unsecured, options))
+    except InvalidSignature:
+        raise ProofError(
+            "signature_invalid", "The Data Integrity signature does not match the credential."
+        ) from None
+
+
+def _source(method: VerificationMethod) -> str:
+    if method.id.startswith("did:key:"):
+        return "the key is the issuer's own did:key"
+    return "found in the issuer's published keys"

@@ -1,0 +1,164 @@
+"""Verification over HTTP: ``GET/POST /verify`` for people, ``POST /api/v1/verify`` for programs.
+
+What a credential is is decided by its content (``issuer.verification.reading``), never by
+a file name or a Content-Type. One rule for both: a request that cannot be read at all is a
+4xx problem; a credential that was read and fails a check is a 200 report with
+``verified: false``. A batch (a JSON list, or several uploaded files) gets one report per
+item, and an item that cannot be read gets a report saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+
+from issuer import strict_json
+from issuer.errors import InvalidInput, IssuerError
+from issuer.verification import VerificationReport, VerificationService, build_for
+from issuer.verification.service import MAX_BATCH
+from issuer.web import services
+
+blueprint = Blueprint("verify", __name__)
+
+_WRAPPER_KEYS = ("credential", "jwt", "url")
+CHECK_LABELS = {
+    "read": "Reading the credential",
+    "structure": "Format",
+    "schema": "Open Badges rules",
+    "proof": "Signature and issuer key",
+    "status": "Revocation",
+    "validity": "Dates",
+    "recipient": "Earner's e-mail address",
+}
+
+
+def verification() -> VerificationService:
+    """This app's verification service, built on first use from its services and config."""
+    extensions = current_app.extensions
+    if "issuer_verification" not in extensions:
+        extensions["issuer_verification"] = build_for(services(), current_app.config)
+    service: VerificationService = extensions["issuer_verification"]
+    return service
+
+
+@blueprint.get("/verify")
+def verify_page() -> str:
+    return render_template("verify.html", check_labels=CHECK_LABELS)
+
+
+@blueprint.post("/verify")
+def verify_form() -> str:
+    """The form: uploaded files, a pasted credential and/or a link, and an optional e-mail."""
+    recipient = (request.form.get("email") or "").strip() or None
+    items: list[tuple[str, VerificationReport]] = []
+    service = verification()
+    for upload in request.files.getlist("file"):
+        if not upload or not upload.filename:
+            continue
+        name = upload.filename[:200]
+        items.append((name, _attempt(service.verify_bytes, upload.read(), recipient=recipient)))
+    pasted = (request.form.get("credential") or "").strip()
+    if pasted:
+        items.append(("Pasted credential", _attempt(_verify_text, service, pasted, recipient)))
+    url = (request.form.get("url") or "").strip()
+    if url:
+        items.append((url[:200], _attempt(service.verify_url, url, recipient=recipient)))
+    if len(items) > MAX_BATCH:
+        items = items[:MAX_BATCH]
+    return render_template(
+        "verify_result.html",
+        items=items,
+        check_labels=CHECK_LABELS,
+        email_given=recipient is not None,
+        nothing_given=not items,
+    )
+
+
+@blueprint.post("/api/v1/verify")
+def verify_api() -> Response:
+    """Verify what the body holds; see the module docstring for the forms accepted."""
+    service = verification()
+    recipient = request.args.get("recipient") or None
+    if request.mimetype == "multipart/form-data":
+        recipient = request.form.get("recipient") or recipient
+        uploads = [upload for upload in request.files.getlist("file") if upload]
+        if not uploads:
+            raise InvalidInput("file_missing", "Send the credential as the multipart field 'file'.")
+        if len(uploads) > MAX_BATCH:
+            raise InvalidInput("batch_too_large", f"At most {MAX_BATCH} credentials at once.")
+        if len(uploads) == 1:
+            return _report(service.verify_bytes(uploads[0].read(), recipient=recipient))
+        return jsonify(
+            [
+                _attempt(service.verify_bytes, upload.read(), recipient=recipient).as_json()
+                for upload in uploads
+            ]
+        )
+    body = request.get_data(cache=False)
+    if not body.strip():
+        raise InvalidInput("body_empty", "Send a credential, a VC-JWT, a badge image or a URL.")
+    if body.lstrip()[:1] in (b"{", b"["):
+        config = current_app.config
+        document = strict_json.parse(
+            body,
+            max_bytes=config["MAX_BODY_BYTES"],
+            max_depth=config["MAX_JSON_DEPTH"],
+            require_object=False,
+        )
+        if isinstance(document, list):
+            if len(document) > MAX_BATCH:
+                raise InvalidInput("batch_too_large", f"At most {MAX_BATCH} credentials at once.")
+            return jsonify(
+                [_attempt(_verify_item, service, item, recipient).as_json() for item in document]
+            )
+        return _report(_verify_item(service, document, recipient))
+    return _report(service.verify_bytes(body, recipient=recipient))
+
+
+def _verify_item(
+    service: VerificationService, item: Any, recipient: str | None
+) -> VerificationReport:
+    """One JSON item: a credential, a wrapper ``{"credential"|"jwt"|"url": ..., "recipient"}``
+    or a string holding a VC-JWT. Raises IssuerError when it cannot be read."""
+    if isinstance(item, str):
+        return service.verify_jwt(item, recipient=recipient)
+    if not isinstance(item, dict):
+        raise InvalidInput("credential_not_object", "Each item must be a credential or a wrapper.")
+    if "@context" not in item and any(key in item for key in _WRAPPER_KEYS):
+        wanted = item.get("recipient")
+        recipient = wanted if isinstance(wanted, str) and wanted.strip() else recipient
+        if "credential" in item:
+            return service.verify_document(item["credential"], recipient=recipient)
+        if "jwt" in item:
+            return service.verify_jwt(item["jwt"], recipient=recipient)
+        return service.verify_url(item["url"], recipient=recipient)
+    return service.verify_document(item, recipient=recipient)
+
+
+def _verify_text(
+    service: VerificationService, text: str, recipient: str | None
+) -> VerificationReport:
+    """Pasted text: a credential, a VC-JWT, or a link to either."""
+    if text.startswith(("https://", "http://")) and "\n" not in text:
+        return service.verify_url(text, recipient=recipient)
+    return service.verify_bytes(text.encode("utf-8"), recipient=recipient)
+
+
+def _attempt(
+    verify: Callable[..., VerificationReport], *args: Any, **kwargs: Any
+) -> VerificationReport:
+    """One item of a batch: its report, or a report saying it could not be read."""
+    try:
+        return verify(*args, **kwargs)
+    except IssuerError as error:
+        return VerificationService.unreadable(error)
+
+
+def _report(report: VerificationReport) -> Response:
+    return jsonify(report.as_json())
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

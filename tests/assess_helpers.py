@@ -1,0 +1,59 @@
+"""Helpers shared by the workspace tests: accounts, signing in, reading CSRF tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+ACHIEVEMENT = "computer-user-support-specialists/proficient"
+HTML = {"Accept": "text/html"}
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+    token: str
+    id: int
+
+
+def make_account(
+    app: Flask,
+    email: str,
+    *,
+    levels: tuple[str, ...] = (),
+    all_levels: bool = False,
+    is_admin: bool = False,
+) -> Account:
+    created = app.extensions["issuer"].assessors.add(
+        email,
+        name=email.split("@")[0].title(),
+        levels=levels,
+        all_levels=all_levels,
+        is_admin=is_admin,
+    )
+    return Account(email, created.password, created.token, created.principal.id)
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, account: Account) -> str:
+    """Sign in; returns the session's CSRF token."""
+    page = client.get("/assess/login", headers=HTML)
+    response = client.post(
+        "/assess/login",
+        data={
+            "email": account.email,
+            "password": account.password,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return csrf_from(client.get("/assess/", headers=HTML).get_data(as_text=True))

@@ -1,0 +1,377 @@
+"""The assessors' workspace through the Flask test client: sign-in, CSRF, award one, the
+list with revoke, accounts, tokens and the audit log."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from assess_helpers import ACHIEVEMENT, HTML, Account, csrf_from, make_account, sign_in
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, text
+
+from issuer.storage.models import AuditEvent, IssuedCredential, Revocation
+
+
+@pytest.fixture
+def admin(app: Flask) -> Account:
+    return make_account(app, "admin@example.org", is_admin=True)
+
+
+@pytest.fixture
+def assessor(app: Flask) -> Account:
+    return make_account(app, "ada@example.org", levels=(ACHIEVEMENT,))
+
+
+def count(app: Flask, model: Any) -> int:
+    with app.extensions["issuer"].db.read() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def award_form(csrf: str, **changes: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "csrf_token": csrf,
+        "achievement": ACHIEVEMENT,
+        "award_key": "k1",
+        "name": "Grace Hopper",
+        "email": "grace@example.org",
+        "statement": [str(n) for n in range(1, 11)],
+        "narrative_2": "Fixed the mail server.",
+        "url_2": "https://example.org/evidence/2",
+        "action": "award",
+    }
+    form.update(changes)
+    return form
+
+
+def test_the_workspace_sends_strangers_to_sign_in(client: FlaskClient) -> None:
+    response = client.get("/assess/issued", headers=HTML)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/assess/login?next=")
+
+
+def test_sign_in_and_out(client: FlaskClient, assessor: Account) -> None:
+    csrf = sign_in(client, assessor)
+    assert "Hello, Ada" in client.get("/assess/", headers=HTML).get_data(as_text=True)
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.secure
+    assert cookie.same_site == "Lax"
+    assert client.post("/assess/logout", data={"csrf_token": csrf}).status_code == 302
+    assert client.get("/assess/", headers=HTML).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("ada@example.org", "wrong password"), ("nobody@example.org", "whatever")],
+)
+def test_a_wrong_email_and_a_wrong_password_read_the_same(
+    client: FlaskClient, assessor: Account, email: str, password: str
+) -> None:
+    csrf = csrf_from(client.get("/assess/login").get_data(as_text=True))
+    response = client.post(
+        "/assess/login", data={"email": email, "password": password, "csrf_token": csrf}
+    )
+    assert response.status_code == 401
+    assert "The e-mail address or the password is not right." in response.get_data(as_text=True)
+
+
+def test_sign_in_is_throttled_per_account(client: FlaskClient, assessor: Account) -> None:
+    csrf = csrf_from(client.get("/assess/login").get_data(as_text=True))
+    for _ in range(5):
+        client.post(
+            "/assess/login",
+            data={"email": assessor.email, "password": "nope", "csrf_token": csrf},
+        )
+    # Now even the right password is refused until the window passes.
+    response = client.post(
+        "/assess/login",
+        data={"email": assessor.email, "password": assessor.password, "csrf_token": csrf},
+    )
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+
+
+def test_sign_in_is_throttled_per_address(app: Flask, client: FlaskClient) -> None:
+    csrf = csrf_from(client.get("/assess/login").get_data(as_text=True))
+    for number in range(20):
+        client.post(
+            "/assess/login",
+            data={"email": f"guess{number}@example.org", "password": "x", "csrf_token": csrf},
+        )
+    account = make_account(app, "late@example.org", all_levels=True)
+    response = client.post(
+        "/assess/login",
+        data={"email": account.email, "password": account.password, "csrf_token": csrf},
+    )
+    assert response.status_code == 429
+
+
+def test_a_form_without_the_csrf_token_changes_nothing(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    csrf = sign_in(client, assessor)
+    for token in ("", "forged"):
+        response = client.post("/assess/award", data=award_form(token))
+        assert response.status_code == 400
+    assert count(app, IssuedCredential) == 0
+    response = client.post(
+        "/assess/award", data=award_form(csrf), headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 400
+    assert count(app, IssuedCredential) == 0
+
+
+def test_the_login_form_needs_its_token_too(client: FlaskClient, assessor: Account) -> None:
+    response = client.post(
+        "/assess/login", data={"email": assessor.email, "password": assessor.password}
+    )
+    assert response.status_code == 400
+
+
+def test_award_one_with_evidence(app: Flask, client: FlaskClient, assessor: Account) -> None:
+    csrf = sign_in(client, assessor)
+    form_page = client.get(f"/assess/award?achievement={ACHIEVEMENT}", headers=HTML)
+    assert form_page.get_data(as_text=True).count('type="checkbox" name="statement"') == 10
+    response = client.post("/assess/award", data=award_form(csrf))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body
+    credential_id = re.search(r"/credentials/([0-9a-f-]{36})", body).group(1)  # type: ignore[union-attr]
+    credential = client.get(f"/credentials/{credential_id}.json").get_json()
+    assert credential["evidence"][0]["narrative"] == "Fixed the mail server."
+    assert len(credential["credentialSubject"]["result"]) == 10
+    # The same form sent twice (a double click) issues one credential.
+    client.post("/assess/award", data=award_form(csrf))
+    assert count(app, IssuedCredential) == 1
+    events = app.extensions["assess"].audit.browse(action="award.issued").entries
+    assert [(e.actor, e.subject, e.address) for e in events] == [
+        (assessor.email, credential_id, "127.0.0.1")
+    ]
+
+
+def test_unticking_required_statements_is_refused_with_a_message(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    csrf = sign_in(client, assessor)
+    form = award_form(csrf, statement=[str(n) for n in range(1, 9)])
+    response = client.post("/assess/award", data=form)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "There is a problem" in body
+    assert "requires 10 of its 10 statements" in body
+    assert "Not demonstrated: statement 9, 10" in body
+    assert count(app, IssuedCredential) == 0
+
+
+def test_preview_issues_nothing(app: Flask, client: FlaskClient, assessor: Account) -> None:
+    csrf = sign_in(client, assessor)
+    response = client.post("/assess/award", data=award_form(csrf, action="preview"))
+    assert response.status_code == 200
+    assert "Preview: what the earner will see" in response.get_data(as_text=True)
+    assert count(app, IssuedCredential) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"email": "not-an-address"}, "e-mail address"),
+        ({"url_2": "javascript:alert(1)"}, "web addresses starting with https://"),
+        ({"valid_until": "2001-01-01"}, "in the past"),
+        ({"valid_until": "soon"}, "a date such as"),
+        ({"statement": ["1", "99"]}, "does not exist"),
+    ],
+)
+def test_bad_award_forms(
+    app: Flask, client: FlaskClient, assessor: Account, changes: dict[str, Any], message: str
+) -> None:
+    csrf = sign_in(client, assessor)
+    response = client.post("/assess/award", data=award_form(csrf, **changes))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert count(app, IssuedCredential) == 0
+
+
+def test_a_level_the_assessor_may_not_award_is_not_found(app: Flask, client: FlaskClient) -> None:
+    other = make_account(
+        app, "emerging@example.org", levels=("computer-user-support-specialists/emerging",)
+    )
+    csrf = sign_in(client, other)
+    assert client.get(f"/assess/award?achievement={ACHIEVEMENT}").status_code == 404
+    assert client.post("/assess/award", data=award_form(csrf)).status_code == 404
+    assert count(app, IssuedCredential) == 0
+
+
+def issue(app: Flask, account: Account, email: str, name: str) -> str:
+    services = app.extensions["issuer"]
+    principal = services.assessors.by_id(account.id)
+    request = {"achievement": ACHIEVEMENT, "recipient": {"email": email, "name": name}}
+    return str(services.issuance.award(principal, request).id)
+
+
+def test_the_list_searches_and_revokes(app: Flask, client: FlaskClient, assessor: Account) -> None:
+    first = issue(app, assessor, "grace@example.org", "Grace Hopper")
+    issue(app, assessor, "alan@example.org", "Alan Turing")
+    csrf = sign_in(client, assessor)
+    page = client.get("/assess/issued?q=grace", headers=HTML).get_data(as_text=True)
+    assert "Grace Hopper" in page and "Alan Turing" not in page
+    assert "2 awards" in client.get("/assess/issued").get_data(as_text=True)
+    response = client.post(
+        f"/assess/issued/{first}/revoke", data={"csrf_token": csrf, "reason": "Issued in error"}
+    )
+    assert response.status_code == 302
+    page = client.get("/assess/issued?status=revoked").get_data(as_text=True)
+    assert "Grace Hopper" in page and "Issued in error" in page and "Alan Turing" not in page
+    assert app.extensions["issuer"].revocation.status_of(first).revoked
+    events = app.extensions["assess"].audit.browse(action="credential.revoked").entries
+    assert [e.subject for e in events] == [first]
+
+
+def test_revoking_needs_a_reason(app: Flask, client: FlaskClient, assessor: Account) -> None:
+    credential_id = issue(app, assessor, "grace@example.org", "Grace Hopper")
+    csrf = sign_in(client, assessor)
+    client.post(f"/assess/issued/{credential_id}/revoke", data={"csrf_token": csrf, "reason": ""})
+    assert "Say why" in client.get("/assess/issued").get_data(as_text=True)
+    assert count(app, Revocation) == 0
+
+
+def test_another_assessors_award_of_a_foreign_level_is_not_found(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    credential_id = issue(app, assessor, "grace@example.org", "Grace Hopper")
+    other = make_account(
+        app, "emerging@example.org", levels=("computer-user-support-specialists/emerging",)
+    )
+    csrf = sign_in(client, other)
+    assert "Grace" not in client.get("/assess/issued").get_data(as_text=True)
+    response = client.post(
+        f"/assess/issued/{credential_id}/revoke", data={"csrf_token": csrf, "reason": "x"}
+    )
+    assert response.status_code == 404
+    assert count(app, Revocation) == 0
+
+
+def test_bad_search_dates_get_a_message(client: FlaskClient, assessor: Account) -> None:
+    sign_in(client, assessor)
+    response = client.get("/assess/issued?from=yesterday")
+    assert response.status_code == 422
+    assert "From must be a date" in response.get_data(as_text=True)
+
+
+def test_change_password(app: Flask, client: FlaskClient, assessor: Account) -> None:
+    csrf = sign_in(client, assessor)
+    response = client.post(
+        "/assess/account/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": assessor.password,
+            "new_password": "a much longer secret",
+            "confirm_password": "a much longer secret",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/assess/account").status_code == 200
+    services = app.extensions["issuer"].assessors
+    assert services.sign_in(assessor.email, "a much longer secret", address="t").id == assessor.id
+    weak = client.post(
+        "/assess/account/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": "a much longer secret",
+            "new_password": "short",
+            "confirm_password": "short",
+        },
+    )
+    assert weak.status_code == 422
+
+
+def test_tokens_are_created_shown_once_and_revoked(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    csrf = sign_in(client, assessor)
+    page = client.post("/assess/account/tokens", data={"csrf_token": csrf, "label": "laptop"})
+    token = re.search(r'<code id="new-token">([^<]+)</code>', page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    services = app.extensions["issuer"].assessors
+    assert services.authenticate_token(token).id == assessor.id
+    assert token not in client.get("/assess/account").get_data(as_text=True)
+    token_id = services.list_tokens(assessor.id)[-1].id
+    client.post(f"/assess/account/tokens/{token_id}/revoke", data={"csrf_token": csrf})
+    response = client.post(
+        "/api/v1/awards",
+        json={"achievement": ACHIEVEMENT, "recipient": {"email": "g@example.org"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401
+    actions = [
+        e.action for e in app.extensions["assess"].audit.browse(actor=assessor.email).entries
+    ]
+    assert "token.created" in actions and "token.revoked" in actions
+
+
+def test_admin_pages_are_hidden_from_assessors(client: FlaskClient, assessor: Account) -> None:
+    sign_in(client, assessor)
+    for path in ("/assess/admin/assessors", "/assess/admin/audit", "/assess/admin/audit.csv"):
+        assert client.get(path).status_code == 404
+
+
+def test_admin_creates_resets_and_disables(app: Flask, client: FlaskClient, admin: Account) -> None:
+    csrf = sign_in(client, admin)
+    page = client.post(
+        "/assess/admin/assessors",
+        data={"csrf_token": csrf, "email": "new@example.org", "name": "New", "level": ACHIEVEMENT},
+    ).get_data(as_text=True)
+    password = re.search(r'<code id="new-password">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    services = app.extensions["issuer"].assessors
+    new = services.sign_in("new@example.org", password, address="t")
+    assert new.levels == frozenset({ACHIEVEMENT})
+    page = client.post(
+        f"/assess/admin/assessors/{new.id}/reset-password", data={"csrf_token": csrf}
+    ).get_data(as_text=True)
+    reset = re.search(r'<code id="new-password">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    assert services.sign_in("new@example.org", reset, address="t").id == new.id
+    client.post(
+        f"/assess/admin/assessors/{new.id}/disabled", data={"csrf_token": csrf, "disabled": "true"}
+    )
+    with pytest.raises(Exception, match="sign_in_failed"):
+        services.sign_in("new@example.org", reset, address="t")
+    duplicate = client.post(
+        "/assess/admin/assessors",
+        data={"csrf_token": csrf, "email": "new@example.org", "all_levels": "on"},
+    )
+    assert duplicate.status_code == 422
+    actions = {e.action for e in app.extensions["assess"].audit.browse().entries}
+    assert {"account.created", "account.password_reset", "account.disabled"} <= actions
+
+
+def test_audit_log_export_neutralises_formulas(
+    app: Flask, client: FlaskClient, admin: Account
+) -> None:
+    app.extensions["assess"].audit.record(
+        "=cmd|' /C calc'!A0", "award.issued", "@SUM(1)", address="+1", details={"x": "-1"}
+    )
+    sign_in(client, admin)
+    exported = client.get("/assess/admin/audit.csv").get_data(as_text=True)
+    assert "'=cmd" in exported and "'@SUM(1)" in exported and ",'+1," in exported
+    assert "award.issued" in client.get("/assess/admin/audit").get_data(as_text=True)
+
+
+def test_the_audit_table_is_append_only(app: Flask) -> None:
+    audit = app.extensions["assess"].audit
+    audit.record("someone@example.org", "award.issued", "x", address="127.0.0.1")
+    db = app.extensions["issuer"].db
+    for statement in ("UPDATE audit_events SET actor = 'me'", "DELETE FROM audit_events"):
+        with pytest.raises(Exception, match="append-only"), db.write() as session:
+            session.execute(text(statement))
+    assert count(app, AuditEvent) == 1
+
+
+def test_an_ended_session_cannot_be_replayed(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    csrf = sign_in(client, assessor)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    client.post("/assess/logout", data={"csrf_token": csrf})
+    client.set_cookie("session", cookie.value, domain=cookie.domain)
+    assert client.get("/assess/", headers=HTML).status_code == 302

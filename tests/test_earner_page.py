@@ -1,0 +1,457 @@
+"""The earner's credential page, its settings link, and the award e-mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from support import BASE_URL
+
+from issuer import badge_images, create_app
+from issuer.earner import SettingsLinks
+from issuer.mail import AWARD_NOTICE
+
+ACHIEVEMENT = "computer-user-support-specialists/proficient"
+EMAIL = "grace@example.org"
+HTML = {"Accept": "text/html"}
+JSON = {"Accept": "application/json"}
+
+
+def award(client: FlaskClient, token: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "achievement": ACHIEVEMENT,
+        "recipient": {"email": EMAIL, "name": "Grace Hopper"},
+        "statements": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "evidence": [
+            {
+                "name": "Help-desk ticket log",
+                "narrative": "Resolved 40 tickets in a week.",
+                "url": "https://evidence.example.org/tickets/1",
+            }
+        ],
+        "validUntil": "2031-03-31T00:00:00Z",
+        **overrides,
+    }
+    body = {key: value for key, value in body.items() if value is not None}
+    response = client.post(
+        "/api/v1/awards", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 201, response.get_json()
+    result: dict[str, Any] = response.get_json()
+    return result
+
+
+def page_html(client: FlaskClient, credential_id: str) -> str:
+    response = client.get(f"/credentials/{credential_id}", headers=HTML)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def meta(html: str, key: str) -> str:
+    match = re.search(rf'<meta (?:property|name)="{re.escape(key)}" content="([^"]*)"', html)
+    assert match, f"no {key} meta tag"
+    return unescape(match.group(1))
+
+
+def settings_url(app: Flask, credential_id: str) -> str:
+    return str(app.extensions["issuer"].earner.settings_url(credential_id))
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_the_page_shows_the_facts_and_never_the_email(
+    client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    credential = issued["credential"]
+    html = page_html(client, issued["id"])
+    text = unescape(html)
+    achievement = credential["credentialSubject"]["achievement"]
+    assert "Grace Hopper" in text
+    assert achievement["name"] in text
+    for statement in achievement["resultDescription"]:
+        assert statement["name"] in text
+    assert 'href="https://evidence.example.org/tickets/1"' in html
+    assert "Resolved 40 tickets in a week." in text
+    assert "Example Training Board" in text
+    assert "did:web:badges.example.test" in text
+    assert f'<time datetime="{credential["validFrom"]}">' in html
+    assert "31 March 2031" in text
+    assert 'data-status="valid"' in html
+    assert f'alt="{achievement["image"]["caption"]}"' in text
+    assert EMAIL not in html
+    assert "grace@" not in html.lower()
+
+
+def test_the_page_asks_not_to_be_indexed(client: FlaskClient, assessor_token: str) -> None:
+    issued = award(client, assessor_token)
+    response = client.get(f"/credentials/{issued['id']}", headers=HTML)
+    assert "noindex" in response.headers["X-Robots-Tag"]
+    assert "noindex" in meta(response.get_data(as_text=True), "robots")
+    assert "public" not in response.headers["Cache-Control"]
+
+
+def test_open_graph_and_twitter_tags_preview_the_badge(
+    client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    html = page_html(client, issued["id"])
+    achievement = issued["credential"]["credentialSubject"]["achievement"]
+    assert meta(html, "og:title") == achievement["name"]
+    assert meta(html, "og:url") == f"{BASE_URL}/credentials/{issued['id']}"
+    assert "Example Training Board" in meta(html, "og:description")
+    image = meta(html, "og:image")
+    assert image == f"{BASE_URL}/achievements/{ACHIEVEMENT}.png"
+    assert meta(html, "twitter:image") == image
+    assert meta(html, "twitter:card") == "summary"
+    assert meta(html, "og:image:alt") == achievement["image"]["caption"]
+    png = client.get(urlsplit(image).path)
+    assert png.status_code == 200
+    assert png.mimetype == "image/png"
+    assert badge_images.png_size(png.data) == (512, 512)
+
+
+def test_the_linkedin_link_is_prefilled(client: FlaskClient, assessor_token: str) -> None:
+    issued = award(client, assessor_token)
+    html = page_html(client, issued["id"])
+    href = unescape(re.search(r'href="(https://www\.linkedin\.com/profile/add\?[^"]+)"', html)[1])
+    parameters = {key: values[0] for key, values in parse_qs(urlsplit(href).query).items()}
+    issued_at = datetime.fromisoformat(issued["credential"]["validFrom"])
+    assert parameters == {
+        "startTask": "CERTIFICATION_NAME",
+        "name": issued["credential"]["credentialSubject"]["achievement"]["name"],
+        "organizationName": "Example Training Board",
+        "issueYear": str(issued_at.year),
+        "issueMonth": str(issued_at.month),
+        "expirationYear": "2031",
+        "expirationMonth": "3",
+        "certUrl": f"{BASE_URL}/credentials/{issued['id']}",
+        "certId": issued["id"],
+    }
+
+
+def test_without_an_expiry_the_linkedin_link_has_none(
+    client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token, validUntil=None)
+    html = page_html(client, issued["id"])
+    href = unescape(re.search(r'href="(https://www\.linkedin\.com/profile/add\?[^"]+)"', html)[1])
+    assert "expirationYear" not in href
+    assert "No expiry date" in html
+
+
+def test_the_qr_code_holds_the_page_link(client: FlaskClient, assessor_token: str) -> None:
+    issued = award(client, assessor_token)
+    page_url = f"{BASE_URL}/credentials/{issued['id']}"
+    html = page_html(client, issued["id"])
+    assert badge_images.qr_svg(page_url, title="QR code of this page's link") in html
+    response = client.get(f"/credentials/{issued['id']}/qr.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" ')
+    expected = badge_images.qr_svg(page_url, title="QR code of the badge page")
+    assert svg.split(">", 1)[1] == expected.split(">", 1)[1]
+
+
+def test_a_hidden_page_is_404_while_the_credential_keeps_answering(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    credential_id = issued["id"]
+    url = local(settings_url(app, credential_id))
+    settings = client.get(url)
+    assert settings.status_code == 200
+    assert settings.headers["Referrer-Policy"] == "no-referrer"
+    token = parse_qs(urlsplit(url).query)["token"][0]
+
+    saved = client.post(
+        f"/credentials/{credential_id}/settings", data={"token": token, "visibility": "hidden"}
+    )
+    assert saved.status_code == 303
+    assert "now hidden" in client.get(saved.headers["Location"]).get_data(as_text=True)
+
+    hidden = client.get(f"/credentials/{credential_id}", headers=HTML)
+    assert hidden.status_code == 404
+    assert hidden.mimetype == "text/html"
+    assert "Grace Hopper" not in hidden.get_data(as_text=True)
+    assert client.get(f"/credentials/{credential_id}/qr.svg").status_code == 404
+    for path in (".json", ".jwt", ".png", ".svg"):
+        assert client.get(f"/credentials/{credential_id}{path}").status_code == 200, path
+    as_json = client.get(f"/credentials/{credential_id}", headers=JSON)
+    assert as_json.status_code == 200
+    assert as_json.get_json() == issued["credential"]
+    report = client.post("/api/v1/verify", json=issued["credential"]).get_json()
+    assert report["verified"] is True
+
+    client.post(
+        f"/credentials/{credential_id}/settings", data={"token": token, "visibility": "public"}
+    )
+    assert client.get(f"/credentials/{credential_id}", headers=HTML).status_code == 200
+
+
+def test_a_settings_choice_must_be_public_or_hidden(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    token = parse_qs(urlsplit(settings_url(app, issued["id"])).query)["token"][0]
+    response = client.post(
+        f"/credentials/{issued['id']}/settings", data={"token": token, "visibility": "secret"}
+    )
+    assert response.status_code == 422
+    assert client.get(f"/credentials/{issued['id']}", headers=HTML).status_code == 200
+
+
+def _tampered(token: str) -> str:
+    last = token[-1]
+    return token[:-1] + ("A" if last != "A" else "B")
+
+
+@pytest.mark.parametrize(
+    ("make_token", "code", "words"),
+    [
+        (lambda app, cid: _tampered(_token(app, cid)), "settings_link_invalid", "not valid"),
+        (lambda app, cid: _token(app, cid)[:-6], "settings_link_invalid", "not valid"),
+        (lambda app, cid: "", "settings_link_invalid", "not valid"),
+        (
+            lambda app, cid: _token(app, "00000000-0000-4000-8000-000000000000"),
+            "settings_link_invalid",
+            "another credential",
+        ),
+        (
+            lambda app, cid: SettingsLinks(app.config["SECRET_KEY"]).token(
+                cid, now=datetime.now(UTC) - timedelta(days=400)
+            ),
+            "settings_link_expired",
+            "expired",
+        ),
+        (
+            lambda app, cid: SettingsLinks("another secret").token(cid),
+            "settings_link_invalid",
+            "not valid",
+        ),
+    ],
+)
+def test_a_tampered_or_expired_settings_link_is_403_with_an_explanation(
+    app: Flask, client: FlaskClient, assessor_token: str, make_token: Any, code: str, words: str
+) -> None:
+    issued = award(client, assessor_token)
+    token = make_token(app, issued["id"])
+    page = client.get(
+        f"/credentials/{issued['id']}/settings", query_string={"token": token}, headers=HTML
+    )
+    assert page.status_code == 403
+    assert page.mimetype == "text/html"
+    assert words in page.get_data(as_text=True)
+    problem = client.get(
+        f"/credentials/{issued['id']}/settings", query_string={"token": token}, headers=JSON
+    )
+    assert problem.status_code == 403
+    assert problem.get_json()["code"] == code
+    saved = client.post(
+        f"/credentials/{issued['id']}/settings", data={"token": token, "visibility": "hidden"}
+    )
+    assert saved.status_code == 403
+    assert client.get(f"/credentials/{issued['id']}", headers=HTML).status_code == 200
+
+
+def _token(app: Flask, credential_id: str) -> str:
+    return str(app.extensions["issuer"].earner.links.token(credential_id))
+
+
+@pytest.mark.parametrize(
+    "credential_id",
+    [
+        "00000000-0000-4000-8000-000000000000",
+        "not-a-uuid",
+        "x" * 600,
+        "%00",
+        "..%2F..%2Fetc%2Fpasswd",
+        "00000000-0000-4000-8000-00000000000G",
+        "%F0%9F%98%80",
+    ],
+)
+@pytest.mark.parametrize("suffix", ["", ".png", ".svg", "/qr.svg", "/settings"])
+def test_unknown_or_malformed_ids_are_404(
+    client: FlaskClient, credential_id: str, suffix: str
+) -> None:
+    page = client.get(f"/credentials/{credential_id}{suffix}", headers=HTML)
+    assert page.status_code == 404
+    assert page.mimetype == "text/html"
+    problem = client.get(f"/credentials/{credential_id}{suffix}", headers=JSON)
+    assert problem.status_code == 404
+    assert problem.mimetype == "application/problem+json"
+    assert problem.get_json()["code"] in ("credential_not_found", "not_found")
+
+
+def test_an_unknown_level_image_is_404(client: FlaskClient) -> None:
+    assert client.get("/achievements/computer-user-support-specialists/nope.png").status_code == 404
+
+
+def test_a_revoked_credential_says_so_with_the_reason(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    app.extensions["issuer"].revocation.revoke(issued["id"], "Awarded in error", by=None)
+    html = page_html(client, issued["id"])
+    assert 'data-status="revoked"' in html
+    assert "Revoked" in html
+    assert "Awarded in error" in html
+
+
+def test_an_expired_credential_says_so(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    services = app.extensions["issuer"]
+    later = datetime(2031, 4, 1, tzinfo=UTC)
+    services.earner._clock = lambda: later
+    html = page_html(client, issued["id"])
+    assert 'data-status="expired"' in html
+    assert "Expired on 31 March 2031" in html
+
+
+def _messages(outbox: Path) -> list[EmailMessage]:
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for path in sorted(outbox.glob("*.eml"))
+    ]
+
+
+def test_the_award_email_is_written_to_the_outbox_with_both_parts_and_links(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    messages = _messages(Path(app.config["OUTBOX_DIR"]))
+    assert len(messages) == 1
+    message = messages[0]
+    assert message["To"] == f"Grace Hopper <{EMAIL}>"
+    assert "Proficient" in message["Subject"]
+    page_url = f"{BASE_URL}/credentials/{issued['id']}"
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert page_url in plain
+    assert f'href="{page_url}"' in html
+    settings_link = re.search(rf"{re.escape(page_url)}/settings\?token=\S+", plain)
+    assert settings_link is not None
+    assert unescape(settings_link.group(0)) in unescape(html)
+    assert client.get(local(settings_link.group(0))).status_code == 200
+
+
+def test_an_idempotent_replay_is_not_mailed_twice(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    body = {"achievement": ACHIEVEMENT, "recipient": {"email": EMAIL, "name": "Grace Hopper"}}
+    headers = {"Authorization": f"Bearer {assessor_token}", "Idempotency-Key": "once"}
+    first = client.post("/api/v1/awards", json=body, headers=headers)
+    second = client.post("/api/v1/awards", json=body, headers=headers)
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert len(_messages(Path(app.config["OUTBOX_DIR"]))) == 1
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP for smtplib to deliver one message (no TLS, no auth)."""
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 test SMTP\r\n")
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            command = line.strip().upper()
+            if command.startswith((b"EHLO", b"HELO")):
+                self.wfile.write(b"250 test\r\n")
+            elif command == b"DATA":
+                self.wfile.write(b"354 go on\r\n")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk
+                self.server.received.append(data)  # type: ignore[attr-defined]
+                self.wfile.write(b"250 queued\r\n")
+            elif command == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def smtp_app(app_config: dict[str, Any], smtp_port: int) -> Iterator[Flask]:
+    app = create_app(
+        {
+            **app_config,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_STARTTLS": "false",
+            "SMTP_FROM": "Badges <badges@example.test>",
+        }
+    )
+    services = app.extensions["issuer"]
+    services.db.migrate()
+    yield app
+    services.db.dispose()
+
+
+def test_a_failing_mail_server_neither_fails_the_award_nor_loses_the_message(
+    smtp_app: Flask, smtp_port: int
+) -> None:
+    services = smtp_app.extensions["issuer"]
+    token = services.assessors.add(
+        "assessor@example.org", name="Ada", levels=[], all_levels=True, is_admin=False
+    ).token
+    client = smtp_app.test_client()
+    issued = award(client, token)
+
+    (pending,) = services.mail.outbox.pending()
+    assert pending.credential_id == issued["id"]
+    assert pending.kind == AWARD_NOTICE
+    assert pending.attempts == 1
+    assert pending.last_error
+    assert pending.next_attempt_at > datetime.now(UTC)
+    assert services.mail.outbox.deliver_due() == 0
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", smtp_port), _SmtpHandler)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        later = datetime.now(UTC) + timedelta(minutes=2)
+        assert services.mail.outbox.deliver_due(later) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert services.mail.outbox.pending() == []
+    (raw,) = server.received  # type: ignore[attr-defined]
+    assert f"{BASE_URL}/credentials/{issued['id']}".encode() in raw
+    assert services.mail.outbox.deliver_due(later + timedelta(days=1)) == 0
