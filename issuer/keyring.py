@@ -54,8 +54,10 @@ RETIRED = "retired"
 _FILE_PREFIX = {"EdDSA": "ed25519", "RS256": "rsa3072", "ES256": "p256"}
 _KEY_NAME = re.compile(r"(ed25519|rsa3072|p256)-\d{8}T\d{12}Z")
 _STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
-_ENCRYPTED_PEM_HEADER = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
-_PLAIN_PEM_HEADER = b"-----BEGIN PRIVATE KEY-----"
+# The label of a PEM block: "PRIVATE KEY" (PKCS#8) or "ENCRYPTED PRIVATE KEY" (PKCS#8, encrypted).
+_PEM_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+_PKCS8_LABEL = b"PRIVATE KEY"
+_ENCRYPTED_PKCS8_LABEL = b"ENCRYPTED " + _PKCS8_LABEL
 _MAX_FILE_BYTES = 64 * 1024
 
 
@@ -358,8 +360,9 @@ def _open_private_key(
     path = keys_dir / record.private_key_file
     _check_private_file_mode(path)
     pem = _read_file(path)
-    encrypted = pem.lstrip().startswith(_ENCRYPTED_PEM_HEADER)
-    if not encrypted and not pem.lstrip().startswith(_PLAIN_PEM_HEADER):
+    label = _PEM_LABEL.match(pem.lstrip())
+    encrypted = label is not None and label.group(1) == _ENCRYPTED_PKCS8_LABEL
+    if label is None or label.group(1) not in (_PKCS8_LABEL, _ENCRYPTED_PKCS8_LABEL):
         raise KeyringError(
             "key_file_unreadable",
             f"{path} is not a PEM PKCS#8 private key; restore it from a backup.",

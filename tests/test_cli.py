@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from support import PASSPHRASE, ROOT
@@ -48,7 +49,9 @@ def test_init_sets_everything_up_once(fresh_config: dict[str, Any]) -> None:
     assert len(private_keys) == 3
     for path in private_keys:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        # Only the passphrase opens it.
+        with pytest.raises(TypeError, match="encrypted"):
+            serialization.load_pem_private_key(path.read_bytes(), password=None)
     templates = Path(fresh_config["TEMPLATES_DIR"]) / "computer-user-support-specialists"
     assert (templates / "proficient.json").read_bytes() == (
         ROOT / "badge_templates/computer-user-support-specialists/proficient.json"
