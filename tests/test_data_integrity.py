@@ -236,34 +236,14 @@ def test_multikey_encoding_refuses_a_key_of_the_wrong_length() -> None:
 # Known answers.
 
 
-def _contexts_named(document: Any) -> set[str]:
-    """Every string @context anywhere in a document."""
-    found: set[str] = set()
-    if isinstance(document, dict):
-        for key, value in document.items():
-            if key == "@context":
-                values = value if isinstance(value, list) else [value]
-                found.update(item for item in values if isinstance(item, str))
-            else:
-                found |= _contexts_named(value)
-    elif isinstance(document, list):
-        for item in document:
-            found |= _contexts_named(item)
-    return found
-
-
 def _vector_folder(name: str) -> Path:
-    """A 1EdTech vector folder; skipped when absent or when it needs a context we refuse."""
-    folder = _shared(ONEEDTECH_VECTORS / name)
-    refused = sorted(
-        _contexts_named(_read_json(folder / "signed-credential.json")) - set(ALLOWED_CONTEXTS)
-    )
-    if refused:
-        pytest.skip(f"{name} names contexts outside our allowed set: {', '.join(refused)}")
-    return folder
+    """A 1EdTech vector folder (skipped only when ../shared is absent)."""
+    return _shared(ONEEDTECH_VECTORS / name)
 
 
-@pytest.mark.parametrize("name", ["ob3", "clr2"])
+# The CLR 2.0 vector names the CLR context, which an Open Badges issuer does not load;
+# test_1edtech_clr_vector_is_refused_for_its_context checks that refusal instead.
+@pytest.mark.parametrize("name", ["ob3"])
 def test_1edtech_vector_canonical_forms_hashes_and_signature(name: str) -> None:
     folder = _vector_folder(name)
     keypair = _read_json(ONEEDTECH_VECTORS / "keypair.json")
@@ -296,7 +276,7 @@ def test_1edtech_vector_canonical_forms_hashes_and_signature(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["ob3", "clr2"])
+@pytest.mark.parametrize("name", ["ob3"])
 def test_1edtech_signed_credential_verifies(name: str) -> None:
     folder = _vector_folder(name)
     keypair = _read_json(ONEEDTECH_VECTORS / "keypair.json")
