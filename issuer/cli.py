@@ -17,6 +17,8 @@ from issuer.errors import IssuerError
 from issuer.frameworks import import_framework, load_templates
 from issuer.services import Services
 
+# Who the audit log names for what the operator does from the command line.
+CLI_ACTOR = "cli"
 BUNDLED_FRAMEWORKS = Path(__file__).resolve().parent.parent / "frameworks"
 
 
@@ -135,6 +137,13 @@ def add_assessor(email: str, name: str | None, levels: str, all_levels: bool, ad
         created = services.assessors.add(
             email, name=name, levels=chosen, all_levels=all_levels, is_admin=admin
         )
+        services.audit.record(
+            CLI_ACTOR,
+            "account.created",
+            created.principal.email,
+            address=None,
+            details={"levels": chosen, "allLevels": all_levels, "admin": admin, "via": "cli"},
+        )
     except IssuerError as error:
         _fail(error)
     principal = created.principal
@@ -181,6 +190,13 @@ def award(
             request["validUntil"] = valid_until
         assessor = services.assessors.by_email(assessor_email)
         issued = services.issuance.award(assessor, request)
+        services.audit.record(
+            CLI_ACTOR,
+            "award.issued",
+            issued.id,
+            address=None,
+            details={"achievement": achievement, "assessor": assessor.email, "via": "cli"},
+        )
     except ValueError:
         click.echo("error: statements must be whole numbers separated by commas", err=True)
         sys.exit(2)
@@ -199,6 +215,9 @@ def revoke(credential_id: str, reason: str) -> None:
     """Revoke a credential, permanently, as the operator (recorded as "cli")."""
     try:
         revoked = _services().revocation.revoke(credential_id, reason, by=None)
+        _services().audit.record(
+            CLI_ACTOR, "credential.revoked", revoked.id, address=None, details={"reason": reason}
+        )
     except IssuerError as error:
         _fail(error)
     click.echo(json.dumps(revoked.as_json()))

@@ -11,6 +11,7 @@ from typing import Any
 from issuer import config as issuer_config
 from issuer import did
 from issuer.assessors import AssessorService
+from issuer.audit import AuditLog
 from issuer.awarding import OB_V3_CONTEXT, VC_V2_CONTEXT, IssuerProfile, build_achievement
 from issuer.earner import EarnerService, SettingsLinks
 from issuer.errors import KeyringError
@@ -68,6 +69,7 @@ class Services:
     templates_dir: Path
     earner: EarnerService
     mail: MailService
+    audit: AuditLog
 
     @classmethod
     def build(cls, config: dict[str, Any]) -> Services:
@@ -135,6 +137,7 @@ class Services:
             templates_dir=templates_dir,
             earner=earner,
             mail=mail,
+            audit=AuditLog(db),
         )
         services.load_keys_if_present()
         log.info("Issuer %s at %s, %d badge templates", issuer_did, base_url, len(catalog))

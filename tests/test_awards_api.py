@@ -223,3 +223,25 @@ def test_unknown_credentials_are_not_found(client: FlaskClient) -> None:
         response = client.get(path, headers={"Accept": "application/json"})
         assert response.status_code == 404, path
         assert response.json["code"] in {"credential_not_found", "not_found"}
+
+
+def test_api_awards_and_revocations_are_audited_once(
+    client: FlaskClient, assessor_token: str, app: Flask
+) -> None:
+    first = award(client, assessor_token, good_request(), **{"Idempotency-Key": "k-1"})
+    award(client, assessor_token, good_request(), **{"Idempotency-Key": "k-1"})
+    credential_id = first.json["id"]
+    revoked = client.post(
+        f"/api/v1/credentials/{credential_id}/revoke",
+        json={"reason": "Awarded to the wrong person."},
+        headers={"Authorization": f"Bearer {assessor_token}"},
+    )
+    assert revoked.status_code == 200
+
+    events = app.extensions["issuer"].audit.browse().entries
+    assert [(event.action, event.subject) for event in events] == [
+        ("credential.revoked", credential_id),
+        ("award.issued", credential_id),
+    ]
+    assert all(event.actor == "assessor@example.org" for event in events)
+    assert events[1].details["via"] == "api"

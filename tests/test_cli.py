@@ -107,6 +107,13 @@ def test_award_from_the_command_line(fresh_config: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output.strip().splitlines()[-1])
     assert printed["page"] == f"https://badges.example.test/credentials/{printed['id']}"
+    app = create_app(fresh_config)
+    events = app.extensions["issuer"].audit.browse().entries
+    app.extensions["issuer"].db.dispose()
+    assert [(e.actor, e.action) for e in events] == [
+        ("cli", "award.issued"),
+        ("cli", "account.created"),
+    ]
 
     refused = invoke(
         fresh_config,

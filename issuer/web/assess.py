@@ -68,7 +68,7 @@ def workspace() -> Workspace:
 def init_app(app: Flask) -> None:
     """Build the workspace's services from the app's and register the blueprint."""
     core = app.extensions["issuer"]
-    audit = AuditLog(core.db)
+    audit = core.audit
     mail = getattr(core, "mail", None)
     bulk = BulkService(
         core.db,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from issuer.errors import InvalidInput
 from issuer.web import bearer_principal, json_body, services
@@ -17,6 +17,13 @@ def revoke(credential_id: str) -> Response:
     if set(body) - {"reason"}:
         raise InvalidInput("request_invalid", "The body holds only reason.")
     revoked = services().revocation.revoke(credential_id, body.get("reason"), by=principal)
+    services().audit.record(
+        principal.email,
+        "credential.revoked",
+        revoked.id,
+        address=request.remote_addr,
+        details={"reason": revoked.reason, "via": "api"},
+    )
     return jsonify(revoked.as_json())
 
 
@@ -25,4 +32,12 @@ def revoke_many() -> Response:
     principal = bearer_principal()
     body = json_body()
     result = services().revocation.revoke_many(body, by=principal)
+    for credential_id in result.revoked:
+        services().audit.record(
+            principal.email,
+            "credential.revoked",
+            credential_id,
+            address=request.remote_addr,
+            details={"reason": body.get("reason"), "via": "api", "bulk": True},
+        )
     return jsonify(result.as_json())
