@@ -33,10 +33,11 @@ from support import SHARED
 from test_baking import small_png
 from test_fetch import Answer, DocumentServer
 
-from issuer import baking
+from issuer import baking, status_list
 from issuer.did import public_jwk
 from issuer.fetch import Fetcher, FetchError
 from issuer.verification import VerificationReport, VerificationService, build_for
+from issuer.verification.status import decode_bitstring
 
 SAMPLES = SHARED / "conformance" / "ob3" / "test-vectors" / "validator-samples"
 AWARD = {
@@ -637,3 +638,32 @@ def test_openbadgeslib_data_integrity_verifies_with_did_key_and_did_web(
         "fail",
         "verification_method_not_listed",
     )
+
+
+def test_a_remembered_status_list_cannot_be_swapped_for_a_changed_copy(
+    app: Flask, issued: dict[str, Any]
+) -> None:
+    """A list proven once is remembered by its digest: any change is verified afresh."""
+    services = app.extensions["issuer"]
+    list_url = issued["credential"]["credentialStatus"]["statusListCredential"]
+    served = [services.revocation.list_credential(list_url.rsplit("/", 1)[1], "json")]
+    service = VerificationService.build(
+        own_did=services.issuer_profile.id,
+        own_keys=lambda: services.keyring().public_keys(),
+        base_url=services.base_url,
+        own_status_list=lambda url: served[0],
+    )
+    checks = {c.check: c for c in service.verify_document(issued["credential"]).checks}
+    assert checks["status"].status == "pass"
+
+    index = int(issued["credential"]["credentialStatus"]["statusListIndex"])
+    forged = copy.deepcopy(served[0])
+    bits = bytearray(decode_bitstring(forged["credentialSubject"]["encodedList"]))
+    bits[index // 8] |= 0x80 >> (index % 8)
+    forged["credentialSubject"]["encodedList"] = status_list.encode(bytes(bits))
+    served[0] = forged
+
+    report = service.verify_document(issued["credential"])
+    checks = {c.check: c for c in report.checks}
+    assert report.verified is False
+    assert checks["status"].code == "status_list_unverified"

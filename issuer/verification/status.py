@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
+import threading
+import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +39,9 @@ MAX_LIST_BYTES = 2 * 1024 * 1024
 MAX_STATUS_ENTRIES = 4
 MAX_LIST_DOCUMENT_BYTES = 256 * 1024
 LEEWAY = timedelta(seconds=60)
+# How many proven status lists are remembered, and for how long.
+PROVEN_LISTS = 64
+PROVEN_LIST_SECONDS = 300.0
 
 StatusListSource = Callable[[str], dict[str, Any]]
 
@@ -94,9 +102,21 @@ class StatusCheck:
 
     name = "status"
 
-    def __init__(self, status_lists: StatusListSource, resolver: IssuerKeyResolver) -> None:
+    def __init__(
+        self,
+        status_lists: StatusListSource,
+        resolver: IssuerKeyResolver,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._status_lists = status_lists
         self._resolver = resolver
+        self._clock = clock
+        # A status list is re-signed only when it changes, so most checks meet a list whose
+        # proof was verified moments ago: remember the bits of proven lists by digest, for
+        # a short while (a foreign issuer's key could be withdrawn) and in a bounded map.
+        self._proven: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._proven_lock = threading.Lock()
 
     def verify(self, context: VerificationContext) -> None:
         """Raises CheckFailed ``revoked`` / ``suspended``, or ``status_not_checked`` (with
@@ -168,12 +188,6 @@ class StatusCheck:
             raise StatusUnavailable(
                 "status_list_foreign", "The status list was issued by someone else."
             )
-        proofs = list_credential.get("proof")
-        proof_list = proofs if isinstance(proofs, list) else [proofs] if proofs else []
-        if len(proof_list) != 1:
-            raise StatusUnavailable("status_list_unsigned", "The status list is not signed.")
-        verify_data_integrity_proof(list_credential, proof_list[0], self._resolver)
-        _check_list_window(list_credential, context.now)
         subject = list_credential.get("credentialSubject")
         if not isinstance(subject, dict) or subject.get("type") != STATUS_LIST_TYPE:
             raise StatusUnavailable("status_list_invalid", "The status list has no list.")
@@ -183,6 +197,25 @@ class StatusCheck:
             raise StatusUnavailable(
                 "status_purpose_mismatch", "The status list serves another purpose."
             )
+        bits = self._proven_bits(list_credential, subject)
+        _check_list_window(list_credential, context.now)
+        return bits
+
+    def _proven_bits(self, list_credential: dict[str, Any], subject: dict[str, Any]) -> bytes:
+        """The list's bits once its proof verified; from memory for a recently proven list."""
+        digest = hashlib.sha256(
+            json.dumps(list_credential, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        now = self._clock()
+        with self._proven_lock:
+            remembered = self._proven.get(digest)
+            if remembered is not None and now - remembered[0] < PROVEN_LIST_SECONDS:
+                return remembered[1]
+        proofs = list_credential.get("proof")
+        proof_list = proofs if isinstance(proofs, list) else [proofs] if proofs else []
+        if len(proof_list) != 1:
+            raise StatusUnavailable("status_list_unsigned", "The status list is not signed.")
+        verify_data_integrity_proof(list_credential, proof_list[0], self._resolver)
         bits = decode_bitstring(subject.get("encodedList"))
         if len(bits) * 8 < MIN_ENTRIES:
             raise StatusUnavailable(
@@ -190,6 +223,10 @@ class StatusCheck:
                 f"The status list has fewer than {MIN_ENTRIES} entries, which would let its "
                 "holder be singled out.",
             )
+        with self._proven_lock:
+            self._proven[digest] = (now, bits)
+            while len(self._proven) > PROVEN_LISTS:
+                self._proven.popitem(last=False)
         return bits
 
 
