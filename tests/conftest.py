@@ -1,7 +1,8 @@
 """The fixture pyramid: keys (once) → database → app → client / runner.
 
-Every test that touches storage runs on a real SQLite file, and again on PostgreSQL when
-``ISSUER_TEST_DATABASE_URL`` names one (CI always does).
+Every test runs on a real SQLite file; the tests whose subject is storage (marked
+``storage``: idempotency, allocation, concurrency, jobs, throttling, the outbox) run again on
+PostgreSQL when ``ISSUER_TEST_DATABASE_URL`` names one (CI always does).
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test runs on SQLite; tests marked ``storage`` run on PostgreSQL too."""
+    if "database_url" in metafunc.fixturenames:
+        backends = ["sqlite"]
+        if metafunc.definition.get_closest_marker("storage") is not None:
+            backends.append("postgresql")
+        metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'issuer.sqlite3'}"

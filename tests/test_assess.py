@@ -14,6 +14,8 @@ from sqlalchemy import func, select, text
 
 from issuer.storage.models import AuditEvent, IssuedCredential, Revocation
 
+pytestmark = pytest.mark.storage
+
 
 @pytest.fixture
 def admin(app: Flask) -> Account:

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from issuer.storage.models import IssuedCredential
 
+pytestmark = pytest.mark.storage
+
 ACHIEVEMENT = "computer-user-support-specialists/proficient"
 
 

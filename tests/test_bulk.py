@@ -19,6 +19,8 @@ from issuer import bulk
 from issuer.errors import InvalidInput
 from issuer.storage.models import BulkJob, IssuedCredential
 
+pytestmark = pytest.mark.storage
+
 HEADER = "name,email,level,statements,evidence_narrative,evidence_url,valid_until\n"
 GOOD = (
     "Grace Hopper,grace@example.org,Proficient,,Fixed it,https://example.org/e,2030-12-31\n"

@@ -10,9 +10,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from issuer.proofs import data_integrity, vc_jwt
+
+pytestmark = pytest.mark.storage
 
 LEVELS = ["emerging", "developing", "proficient", "advanced"]
 

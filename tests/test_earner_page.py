@@ -25,6 +25,8 @@ from issuer import badge_images, create_app
 from issuer.earner import SettingsLinks
 from issuer.mail import AWARD_NOTICE
 
+pytestmark = pytest.mark.storage
+
 ACHIEVEMENT = "computer-user-support-specialists/proficient"
 EMAIL = "grace@example.org"
 HTML = {"Accept": "text/html"}

@@ -31,6 +31,8 @@ from issuer.revocation import LIST_VALIDITY, StatusAllocator
 from issuer.services import Services
 from issuer.storage.models import IssuedCredential, Revocation, StatusEntry, StatusList
 
+pytestmark = pytest.mark.storage
+
 ACHIEVEMENT = "computer-user-support-specialists/proficient"
 OTHER_ACHIEVEMENT = "computer-user-support-specialists/advanced"
 
