@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from harness import per_call, pin_to_one_core, start_service
 
-from issuer import schemas
+from issuer import schemas, status_list
 from issuer.awarding import Award, build_credential
 from issuer.errors import InvalidInput
 from issuer.proofs import data_integrity, vc_jwt
@@ -66,6 +66,8 @@ def main() -> None:
         )
 
     unsigned = build()
+    # As issuance does: the status entry is part of what is checked and signed.
+    unsigned["credentialStatus"] = status_list.status_entry(f"{services.base_url}/status/1", 12345)
     proof_options = {
         "type": "DataIntegrityProof",
         "created": "2026-01-01T00:00:00Z",
