@@ -8,6 +8,7 @@ PostgreSQL when ``ISSUER_TEST_DATABASE_URL`` names one (CI always does).
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from support import BASE_URL, PASSPHRASE, TEMPLATES_DIR
 from werkzeug.serving import make_server
 
 from issuer import create_app, keyring
+from issuer.storage import Database
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +44,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database_url", backends, indirect=True)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once; each test gets a copy (migrating takes ~0.15 s)."""
+    path = tmp_path_factory.mktemp("template") / "issuer.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    database.dispose()  # the last connection checkpoints the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path
+) -> Iterator[str]:
     if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite, tmp_path / "issuer.sqlite3")
         yield f"sqlite:///{tmp_path / 'issuer.sqlite3'}"
         return
     server = os.environ.get("ISSUER_TEST_DATABASE_URL")
