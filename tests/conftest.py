@@ -7,6 +7,7 @@ PostgreSQL when ``ISSUER_TEST_DATABASE_URL`` names one (CI always does).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -18,12 +19,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
-from support import BASE_URL, PASSPHRASE, TEMPLATES_DIR
+from oracles import official_schema_errors
+from sqlalchemy import create_engine, select, text
+from support import BASE_URL, PASSPHRASE, SHARED, TEMPLATES_DIR
 from werkzeug.serving import make_server
 
 from issuer import create_app, keyring
+from issuer.services import Services
 from issuer.storage import Database
+from issuer.storage.models import IssuedCredential
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +104,21 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     services = app.extensions["issuer"]
     services.db.migrate()
     yield app
+    if SHARED.exists():
+        _every_stored_credential_meets_the_official_schema(services)
     services.db.dispose()
+
+
+def _every_stored_credential_meets_the_official_schema(services: Services) -> None:
+    """Whatever a test issued, by any path, the official OB 3.0 schema accepts it."""
+    with services.db.read() as session:
+        stored = session.scalars(select(IssuedCredential.credential_json)).all()
+    for document in stored:
+        credential = json.loads(document)
+        if credential == {}:
+            continue  # a row that an allocation test stored without issuing a credential
+        errors = official_schema_errors(credential)
+        assert errors == [], f"{credential.get('id')}: {errors}"
 
 
 @pytest.fixture
