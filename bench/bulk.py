@@ -14,7 +14,6 @@ import time
 import uuid
 
 from harness import start_service
-from sqlalchemy import create_engine, text
 
 HEADER = "name,email,level,statements,evidence_narrative,evidence_url,valid_until\n"
 
@@ -28,23 +27,6 @@ def csv_file(rows: int, run: str) -> bytes:
     return (HEADER + "".join(lines)).encode("utf-8")
 
 
-def fresh_schema(server_url: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server_url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in server_url else "?"
-    return f"{server_url}{separator}options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(server_url: str, schema: str) -> None:
-    engine = create_engine(server_url)
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="default: 1000 and 10000")
@@ -52,44 +34,35 @@ def main() -> None:
     arguments = parser.parse_args()
     row_counts = arguments.rows or [1000, 10_000]
 
-    schema = None
-    database_url = None
-    if arguments.database_url:
-        database_url, schema = fresh_schema(arguments.database_url)
-    try:
-        bench = start_service(
-            "bulk",
-            database_url=database_url,
-            SMTP_HOST="",
-            TESTING=True,
-            BULK_MAX_BYTES=64 * 1024 * 1024,
-            BULK_MAX_ROWS=max(row_counts),
+    bench = start_service(
+        "bulk",
+        database_url=arguments.database_url,
+        SMTP_HOST="",
+        TESTING=True,
+        BULK_MAX_BYTES=64 * 1024 * 1024,
+        BULK_MAX_ROWS=max(row_counts),
+    )
+    app, services, assessor = bench.app, bench.services, bench.assessor
+    bulk = app.extensions["assess"].bulk
+    print(f"backend: {services.db.engine.dialect.name}")
+    for rows in row_counts:
+        data = csv_file(rows, uuid.uuid4().hex[:6])
+        start = time.perf_counter()
+        job_id, checked = bulk.create_job(assessor, "bench.csv", data, address="bench")
+        checked_at = time.perf_counter()
+        assert len(checked.good) == rows, checked.bad[:3]
+        bulk.start(assessor, job_id)
+        bulk.run_all("bench-worker")
+        done = time.perf_counter()
+        progress = bulk.progress(assessor, job_id)
+        assert progress.counts == {"issued": rows}, progress.counts
+        issuing = done - checked_at
+        print(
+            f"{rows:>6} rows: dry run {checked_at - start:6.2f} s, "
+            f"issuing {issuing:7.1f} s = {rows / issuing:5.1f} credentials/s, "
+            f"wall {done - start:7.1f} s"
         )
-        app, services, assessor = bench.app, bench.services, bench.assessor
-        bulk = app.extensions["assess"].bulk
-        backend = "PostgreSQL" if schema else "SQLite"
-        print(f"backend: {backend}")
-        for rows in row_counts:
-            data = csv_file(rows, uuid.uuid4().hex[:6])
-            start = time.perf_counter()
-            job_id, checked = bulk.create_job(assessor, "bench.csv", data, address="bench")
-            checked_at = time.perf_counter()
-            assert len(checked.good) == rows, checked.bad[:3]
-            bulk.start(assessor, job_id)
-            bulk.run_all("bench-worker")
-            done = time.perf_counter()
-            progress = bulk.progress(assessor, job_id)
-            assert progress.counts == {"issued": rows}, progress.counts
-            issuing = done - checked_at
-            print(
-                f"{rows:>6} rows: dry run {checked_at - start:6.2f} s, "
-                f"issuing {issuing:7.1f} s = {rows / issuing:5.1f} credentials/s, "
-                f"wall {done - start:7.1f} s"
-            )
-        services.db.dispose()
-    finally:
-        if schema and arguments.database_url:
-            drop_schema(arguments.database_url, schema)
+    services.db.dispose()
 
 
 if __name__ == "__main__":

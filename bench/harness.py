@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import create_engine, text
 
 from issuer import create_app, keyring
 from issuer.assessors import Principal
@@ -44,9 +46,32 @@ def pin_to_one_core() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
+def own_schema(server_url: str) -> str:
+    """A PostgreSQL URL whose tables live in a new schema, dropped when the benchmark ends."""
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(server_url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+    atexit.register(drop)
+    separator = "&" if "?" in server_url else "?"
+    return f"{server_url}{separator}options=-csearch_path%3D{schema}"
+
+
 def start_service(prefix: str, *, database_url: str | None = None, **settings: Any) -> Bench:
-    """A migrated service in a new temporary folder, and an admin assessor with a token."""
+    """A migrated service in a new temporary folder, and an admin assessor with a token.
+
+    ``database_url`` names a PostgreSQL server to use (in a schema of its own); by default
+    the service runs on a fresh SQLite file.
+    """
     workdir = Path(tempfile.mkdtemp(prefix=f"issuer-bench-{prefix}-"))
+    if database_url:
+        database_url = own_schema(database_url)
     keyring.generate_missing(workdir / "keys", PASSPHRASE.encode())
     app = create_app(
         {
