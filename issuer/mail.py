@@ -226,6 +226,28 @@ class Outbox:
             return False
         return True
 
+    def requeue(self, message: EmailMessage, *, kind: str, credential_id: str) -> None:
+        """Send ``message`` (again): the (credential, kind) entry is reset to go out now.
+
+        Raises the database's error when the outbox cannot be written.
+        """
+        now = self._clock()
+        with self._db.write() as session:
+            queued = session.scalar(
+                select(OutgoingMail).where(
+                    OutgoingMail.credential_id == credential_id, OutgoingMail.kind == kind
+                )
+            )
+            if queued is None:
+                queued = OutgoingMail(credential_id=credential_id, kind=kind, created_at=now)
+                session.add(queued)
+            queued.recipient = str(message["To"])
+            queued.message = message.as_string(policy=email.policy.default)
+            queued.attempts = 0
+            queued.next_attempt_at = now
+            queued.claimed_until = None
+            queued.sent_at = None
+
     def wake(self) -> None:
         """Deliver what is due: now, or soon in the worker thread. Never raises."""
         if not self._background:
@@ -384,20 +406,35 @@ class MailService:
         committed award into an error (it is logged, and the outbox retries). Queuing the
         same credential's notice twice (an idempotent replay) sends it once.
         """
-        credential_id = issued.id
         try:
-            achievement = issued.credential["credentialSubject"]["achievement"]
-            message = award_message(
-                sender=self.settings.sender,
-                recipient=recipient_email,
-                recipient_name=issued.recipient_name,
-                achievement_name=str(achievement.get("name") or issued.achievement),
-                issuer_name=self._issuer_name,
-                page_url=self._page_url(credential_id),
-                settings_url=self._settings_url(credential_id),
-            )
-            self.outbox.enqueue(message, kind=AWARD_NOTICE, credential_id=credential_id)
+            message = self._award_message(issued, recipient_email)
+            self.outbox.enqueue(message, kind=AWARD_NOTICE, credential_id=issued.id)
         except Exception:
-            log.exception("The award e-mail for %s could not be queued", credential_id)
+            log.exception("The award e-mail for %s could not be queued", issued.id)
             return
         self.outbox.wake()
+
+    def resend_award(self, issued: IssuedAward, recipient_email: str) -> None:
+        """Send the award e-mail for ``issued`` again, now (an assessor asked for it).
+
+        Raises the database's error when the outbox cannot be written, so the assessor is
+        told it did not work.
+        """
+        self.outbox.requeue(
+            self._award_message(issued, recipient_email),
+            kind=AWARD_NOTICE,
+            credential_id=issued.id,
+        )
+        self.outbox.wake()
+
+    def _award_message(self, issued: IssuedAward, recipient_email: str) -> EmailMessage:
+        achievement = issued.credential["credentialSubject"]["achievement"]
+        return award_message(
+            sender=self.settings.sender,
+            recipient=recipient_email,
+            recipient_name=issued.recipient_name,
+            achievement_name=str(achievement.get("name") or issued.achievement),
+            issuer_name=self._issuer_name,
+            page_url=self._page_url(issued.id),
+            settings_url=self._settings_url(issued.id),
+        )

@@ -4,6 +4,7 @@ list with revoke, accounts, tokens and the audit log."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -228,6 +229,26 @@ def test_the_list_searches_and_revokes(app: Flask, client: FlaskClient, assessor
     assert app.extensions["issuer"].revocation.status_of(first).revoked
     events = app.extensions["assess"].audit.browse(action="credential.revoked").entries
     assert [e.subject for e in events] == [first]
+
+
+def test_the_award_email_can_be_sent_again(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    credential_id = issue(app, assessor, "grace@example.org", "Grace Hopper")
+    outbox = Path(app.config["OUTBOX_DIR"])
+    csrf = sign_in(client, assessor)
+    assert "Resend e-mail" in client.get("/assess/issued").get_data(as_text=True)
+
+    for _ in range(2):
+        response = client.post(f"/assess/issued/{credential_id}/resend", data={"csrf_token": csrf})
+        assert response.status_code == 302
+
+    sent = sorted(outbox.glob("*.eml"))
+    assert len(sent) == 2
+    assert all("grace@example.org" in path.read_text() for path in sent)
+    assert credential_id in sent[-1].read_text()
+    events = app.extensions["issuer"].audit.browse(action="award.email_resent").entries
+    assert [event.subject for event in events] == [credential_id, credential_id]
 
 
 def test_revoking_needs_a_reason(app: Flask, client: FlaskClient, assessor: Account) -> None:

@@ -43,7 +43,7 @@ from issuer.awarding import select_statements
 from issuer.bulk import BulkService, JobRunner
 from issuer.errors import Conflict, Forbidden, InvalidInput, IssuerError, NotFound, Unauthorized
 from issuer.frameworks import Template
-from issuer.issuance import IssuedAward, parse_award_request
+from issuer.issuance import parse_award_request
 from issuer.web import services
 
 blueprint = Blueprint("assess", __name__, url_prefix="/assess")
@@ -69,7 +69,6 @@ def init_app(app: Flask) -> None:
     """Build the workspace's services from the app's and register the blueprint."""
     core = app.extensions["issuer"]
     audit = core.audit
-    mail = getattr(core, "mail", None)
     bulk = BulkService(
         core.db,
         core.catalog,
@@ -78,7 +77,7 @@ def init_app(app: Flask) -> None:
         audit,
         max_rows=app.config["BULK_MAX_ROWS"],
         max_bytes=app.config["BULK_MAX_BYTES"],
-        on_awarded=mail.notify_award if mail is not None else None,
+        on_awarded=core.mail.notify_award,
     )
     app.extensions["assess"] = Workspace(audit=audit, bulk=bulk, runner=JobRunner(bulk))
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -319,32 +318,14 @@ def award_submit() -> BaseResponse | tuple[str, int] | str:
             address=address(),
             details={"achievement": issued.achievement, "recipient": parsed.recipient_email},
         )
-        notify_earner(issued, parsed.recipient_email)
+        services().mail.notify_award(issued, parsed.recipient_email)
     return render_template(
         "assess/awarded.html",
         issued=issued,
         page_url=f"{services().base_url}/credentials/{issued.id}",
         email=parsed.recipient_email,
         achievement=achievement,
-        mail_enabled=_mail_enabled(),
     )
-
-
-def notify_earner(issued: IssuedAward, recipient_email: str) -> None:
-    """Send the earner the award e-mail, through the outbox when the service has one."""
-    mail = getattr(services(), "mail", None)
-    if mail is not None:
-        mail.notify_award(issued, recipient_email)
-
-
-def _mail_enabled() -> bool:
-    return getattr(services(), "mail", None) is not None
-
-
-def _resend_enabled() -> bool:
-    # The outbox sends one award notice per credential; resending needs its own message
-    # kind there (``resend_award``), which the mail service may not offer yet.
-    return hasattr(getattr(services(), "mail", None), "resend_award")
 
 
 def _award_form_values(template: Template) -> dict[str, Any]:
@@ -447,7 +428,6 @@ def issued_list() -> tuple[str, int] | str:
         arguments=arguments,
         errors=errors,
         levels=_allowed_levels(principal()),
-        mail_enabled=_resend_enabled(),
     ), (422 if errors else 200)
 
 
@@ -482,10 +462,7 @@ def resend(credential_id: str) -> BaseResponse:
     if not who.may_award(issued.achievement):
         raise NotFound("credential_not_found", "There is no such credential.")
     email = _recipient_email(credential_id)
-    if not _resend_enabled():
-        flash("Resending the e-mail is not available on this service.", "error")
-        return redirect(_back_to_list())
-    services().mail.resend_award(issued, email)  # type: ignore[attr-defined]
+    services().mail.resend_award(issued, email)
     workspace().audit.record(who.email, "award.email_resent", credential_id, address=address())
     flash(f"The e-mail to {email} is on its way.")
     return redirect(_back_to_list())
