@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from issuer.awarding import looks_like_email, normalize_email
 from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from issuer.storage import Database
 from issuer.storage.models import ApiToken, Assessor, AssessorLevel, SignInFailure, WebSession
@@ -118,8 +119,8 @@ class AssessorService:
 
         Raises InvalidInput ``email_invalid`` and Conflict ``assessor_exists``.
         """
-        email = email.strip().lower()
-        if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
+        email = normalize_email(email)
+        if not looks_like_email(email):
             raise InvalidInput("email_invalid", f"{email!r} is not an e-mail address.")
         password = secrets.token_urlsafe(12)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -157,7 +158,7 @@ class AssessorService:
         """The assessor with this e-mail. Raises NotFound ``assessor_not_found``."""
         with self._db.read() as session:
             assessor = session.scalar(
-                select(Assessor).where(Assessor.email == email.strip().lower())
+                select(Assessor).where(Assessor.email == normalize_email(email))
             )
             if assessor is None or assessor.disabled_at is not None:
                 raise NotFound("assessor_not_found", f"There is no assessor {email}.")
@@ -201,7 +202,7 @@ class AssessorService:
         address failed too often lately, and Unauthorized ``sign_in_failed`` with the same
         message whether the e-mail is unknown or the password wrong.
         """
-        email = email.strip().lower()
+        email = normalize_email(email)
         scopes = (f"account:{email}"[:400], f"address:{address}"[:400])
         self._check_throttle(scopes)
         with self._db.read() as session:

@@ -52,8 +52,14 @@ class Award:
 
 
 def normalize_email(email: str) -> str:
-    """The form of an e-mail address that is hashed: trimmed and lower-cased."""
+    """The form of an e-mail address that is hashed and stored: trimmed and lower-cased."""
     return email.strip().lower()
+
+
+def looks_like_email(email: str) -> bool:
+    """A local part, one last ``@``, a dotted domain, no spaces (deliverability is not checked)."""
+    local, at, domain = email.strip().rpartition("@")
+    return bool(at and local and "." in domain.strip(".") and " " not in email.strip())
 
 
 def hash_identity(value: str, salt: str) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 
 from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog, csv_line
-from issuer.awarding import select_statements
+from issuer.awarding import normalize_email, select_statements
 from issuer.errors import InvalidInput, IssuerError, NotFound, PayloadTooLarge
 from issuer.frameworks import Template, TemplateCatalog
 from issuer.issuance import IssuanceService, IssuedAward, parse_award_request
@@ -443,7 +443,7 @@ class BulkService:
                 achievement, _ = self._levels.find(row.get("level", ""))
             except InvalidInput:
                 continue
-            pairs.add((row.get("email", "").strip().lower(), achievement))
+            pairs.add((normalize_email(row.get("email", "")), achievement))
         return check_rows(rows, self._levels, principal, self._existing(pairs), now=self._clock())
 
     def create_job(
@@ -745,7 +745,7 @@ class BulkService:
                     select(IssuedCredential.id)
                     .outerjoin(Revocation, Revocation.credential_id == IssuedCredential.id)
                     .where(
-                        IssuedCredential.recipient_email == email.strip().lower(),
+                        IssuedCredential.recipient_email == normalize_email(email),
                         IssuedCredential.achievement == achievement,
                         Revocation.credential_id.is_(None),
                     )

@@ -23,7 +23,14 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer import schemas
 from issuer.assessors import Principal
-from issuer.awarding import Award, Evidence, IssuerProfile, build_credential
+from issuer.awarding import (
+    Award,
+    Evidence,
+    IssuerProfile,
+    build_credential,
+    looks_like_email,
+    normalize_email,
+)
 from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from issuer.frameworks import TemplateCatalog
 from issuer.keyring import Keyring
@@ -134,7 +141,7 @@ class IssuanceService:
                     id=str(credential_uuid),
                     achievement=award.achievement,
                     assessor_id=assessor.id,
-                    recipient_email=award.recipient_email.strip().lower(),
+                    recipient_email=normalize_email(award.recipient_email),
                     recipient_name=award.recipient_name or "",
                     issued_at=issued_at,
                     valid_until=valid_until,
@@ -202,7 +209,7 @@ def parse_award_request(request: dict[str, Any]) -> Award:
     schemas.check("award-request", request, error=InvalidInput, code="request_invalid")
     recipient = request["recipient"]
     email = recipient["email"].strip()
-    if not _looks_like_email(email):
+    if not looks_like_email(email):
         raise InvalidInput("email_invalid", "recipient.email is not an e-mail address.")
     evidence = []
     for index, item in enumerate(request.get("evidence", [])):
@@ -238,11 +245,6 @@ def _parse_datetime(text: str) -> datetime:
             "validUntil must be a date-time with a time zone, e.g. 2030-01-31T00:00:00Z.",
         )
     return moment
-
-
-def _looks_like_email(email: str) -> bool:
-    local, at, domain = email.rpartition("@")
-    return bool(at and local and "." in domain.strip(".") and " " not in email)
 
 
 def _is_absolute_http_url(url: str) -> bool:

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from support import TEMPLATES_DIR
 
 from issuer import create_app
 from issuer.multibase import decode_ed25519_multikey
@@ -82,7 +81,6 @@ def test_readiness_fails_without_keys(app_config: dict[str, Any], tmp_path: Path
 
     assert ready.status_code == 503
     assert ready.json["checks"]["keys"] == "key_missing"
-    assert TEMPLATES_DIR.exists()
 
 
 def test_unknown_routes_and_methods_answer_in_the_clients_language(client: FlaskClient) -> None:
