@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -28,6 +28,9 @@ from issuer import create_app, keyring
 from issuer.services import Services
 from issuer.storage import Database
 from issuer.storage.models import IssuedCredential
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 @pytest.fixture(scope="session")
@@ -131,10 +134,30 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
+def _buffered(app: Flask) -> WSGIApplication:
+    """The app with each response body read whole (and closed) before it is sent.
+
+    Werkzeug's development server skips closing a streamed body when the client hangs up
+    mid-response (a browser that leaves a page before its stylesheet arrives), so the file
+    behind a static response would be left open and fail the run as a ResourceWarning.
+    """
+
+    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app behind a real threaded HTTP server on a free loopback port; yields its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
