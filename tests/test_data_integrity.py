@@ -102,9 +102,10 @@ def test_every_allowed_context_loads_and_matches_its_pin(url: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "https://purl.imsglobal.org/spec/ob/v3p0/context.json",
+        "https://imsglobal.github.io/openbadges-specification/ob_v3p0.html",
         "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json",
-        "https://www.w3.org/2018/credentials/v1",
+        "https://w3id.org/security/suites/jws-2020/v1",
+        "https://www.w3.org/2018/credentials/v1/",
         "http://www.w3.org/ns/credentials/v2",
         "https://www.w3.org/ns/credentials/v2/",
         "HTTPS://WWW.W3.ORG/ns/credentials/v2",
@@ -149,6 +150,12 @@ def test_a_packaged_context_that_does_not_match_its_pin_is_refused(
             "ob_v3p0_context-3.0.1.json",
         ),
         ("https://purl.imsglobal.org/spec/ob/v3p0/extensions.json", "ob_v3p0_extensions.json"),
+        ("https://purl.imsglobal.org/spec/ob/v3p0/context.json", "ob_v3p0_context.json"),
+        ("https://www.w3.org/2018/credentials/v1", "w3c_2018_credentials_v1.jsonld"),
+        (
+            "https://w3id.org/security/data-integrity/v1",
+            "w3id_security_data-integrity_v1.jsonld",
+        ),
     ],
 )
 def test_pinned_contexts_hold_the_same_terms_as_the_1edtech_copies(
@@ -439,7 +446,7 @@ def _append_context(url: str) -> Callable[[dict[str, Any]], None]:
     [
         (_append_context("https://example.com/contexts/badge.jsonld"), "context_not_allowed"),
         (
-            _set("@context.1", "https://purl.imsglobal.org/spec/ob/v3p0/context.json"),
+            _set("@context.1", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.9.json"),
             "context_not_allowed",
         ),
         (_set("favouriteColour", "blue"), "undefined_term"),
@@ -476,7 +483,7 @@ def _append_context(url: str) -> Callable[[dict[str, Any]], None]:
     ],
     ids=[
         "unknown remote @context",
-        "unversioned OB context",
+        "unpinned OB context version",
         "undefined term added after signing",
         "undefined type added after signing",
         "control character in a string",

@@ -35,6 +35,7 @@ from test_fetch import Answer, DocumentServer
 
 from issuer import baking, status_list
 from issuer.did import public_jwk
+from issuer.did_resolution import did_web_url
 from issuer.fetch import Fetcher, FetchError
 from issuer.verification import VerificationReport, VerificationService, build_for
 from issuer.verification.status import decode_bitstring
@@ -106,7 +107,10 @@ def published_documents(root: Path) -> dict[str, dict[str, Any]]:
                     }
                 )
                 controller["assertionMethod"].append(method)
-    pinned: dict[str, dict[str, Any]] = dict(controllers)
+    pinned: dict[str, dict[str, Any]] = {
+        did_web_url(issuer_id) if issuer_id.startswith("did:web:") else issuer_id: document
+        for issuer_id, document in controllers.items()
+    }
     for token in _sample_tokens(root):
         header, payload = _jwt_parts(token)
         origin = re.match(r"https://[^/]+", payload["iss"]).group(0)  # type: ignore[union-attr]
@@ -143,7 +147,12 @@ SAMPLE_OUTCOMES: dict[str, tuple[bool, dict[str, str]]] = {
     "json/endorsement-valid.json": (True, {}),
     "json/simple-multiple-proofs.json": (False, {"proof": "proof_type_unsupported"}),
     "json/complete.json": (False, {"proof": "ok", "status": "status_not_checked"}),
-    "json/credential-status-revoked.json": (False, {"proof": "proof_type_unsupported"}),
+    "json/credential-status-revoked.json": (
+        False,
+        {"proof": "proof_type_legacy", "status": "status_not_checked"},
+    ),
+    "json/simple_v1.json": (True, {"structure": "vc_1_1", "proof": "proof_type_legacy"}),
+    "json/simple-eddsa-2022.json": (True, {"structure": "vc_1_1", "proof": "cryptosuite_legacy"}),
     "json/simple-noproof.json": (False, {"proof": "proof_missing"}),
     "json/simple-err-type.json": (False, {"structure": "type_invalid"}),
     "json/simple-err-context.json": (False, {"structure": "context_invalid"}),
@@ -200,17 +209,6 @@ DELIBERATE_DIFFERENCES: dict[str, tuple[dict[str, str], str]] = {
         "signed with a did:key while the issuer is a urn:uuid: nothing ties the key to the "
         "issuer, so anyone could have made it (the validator accepts it)",
     ),
-    "json/simple_v1.json": (
-        {"proof": "proof_type_unsupported"},
-        "Ed25519Signature2020 needs the ed25519-2020 and VC 1.1 contexts, which are not in the "
-        "pinned context set (the validator warns and accepts)",
-    ),
-    "json/simple-eddsa-2022.json": (
-        {"proof": "context_not_allowed"},
-        "its VC 1.1 and data-integrity/v1 contexts are not in the pinned context set (the "
-        "validator warns and accepts); eddsa-2022 itself is accepted with a warning, see "
-        "test_the_legacy_eddsa_2022_name_is_accepted_with_a_warning",
-    ),
 }
 
 
@@ -259,27 +257,34 @@ def test_a_sample_whose_keys_cannot_be_fetched_is_not_verified() -> None:
     assert outcomes(report)["proof"] == ("fail", "fetch_offline")
 
 
-def test_the_legacy_eddsa_2022_name_is_accepted_with_a_warning(
-    sample_verifier: VerificationService,
+@pytest.mark.parametrize("name", ["json/simple_v1.json", "json/simple-eddsa-2022.json"])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda credential: credential.update(name="Leadership Badge"), "signature_invalid"),
+        (
+            lambda credential: credential["proof"][0].update(created="2023-01-01T00:00:00Z"),
+            "signature_invalid",
+        ),
+        (
+            lambda credential: credential["proof"][0].update(proofPurpose="authentication"),
+            "proof_purpose_invalid",
+        ),
+        (lambda credential: credential["@context"].pop(), "undefined_term"),
+    ],
+    ids=["document", "proof-options", "purpose", "context"],
+)
+def test_an_older_proof_form_that_was_tampered_with_fails(
+    sample_verifier: VerificationService, name: str, change: Any, code: str
 ) -> None:
-    """eddsa-2022 signs as eddsa-rdfc-2022 does; re-sign a VC 2.0 sample under that name with
-    the published 1EdTech test key."""
-    root = samples()
-    keypair = json.loads((root.parent / "eddsa-rdfc-2022" / "keypair.json").read_text())
-    private_key = ed25519.Ed25519PrivateKey.from_private_bytes(
-        bytes.fromhex(keypair["privateKeySeedHex"])
-    )
-    credential = json.loads((root / "json" / "simple.json").read_text())
-    proof = {**credential.pop("proof")[0], "cryptosuite": "eddsa-2022"}
-    proof.pop("proofValue")
-    from issuer.multibase import encode_base58btc
-    from issuer.proofs import data_integrity
-
-    signature = private_key.sign(data_integrity.signing_input(credential, proof))
-    credential["proof"] = [{**proof, "proofValue": encode_base58btc(signature)}]
+    """The older forms (Ed25519Signature2020, eddsa-2022) verify with a warning; changing the
+    document or the proof options breaks them, and a context taken away leaves a term
+    undefined, as with the current form."""
+    credential = json.loads((samples() / name).read_text())
+    change(credential)
     report = sample_verifier.verify_document(credential)
-    assert report.verified
-    assert outcomes(report)["proof"] == ("warn", "cryptosuite_legacy")
+    assert not report.verified
+    assert outcomes(report)["proof"] == ("fail", code)
 
 
 @pytest.fixture

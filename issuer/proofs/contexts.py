@@ -3,10 +3,12 @@
 Contexts are never fetched from the network: a context host could serve other term
 definitions tomorrow and silently change what a signature covers, and fetching at sign
 or verify time would let a credential make the service reach any URL. The documents
-are package data of ``openbadgeslib`` (``openbadgeslib/ob3/contexts/``), read with
-``importlib.resources``; each file's bytes are checked against the SHA-256 pinned here
-the first time it is loaded, so upgrading that package cannot change a context under
-us without failing loudly.
+are package data, read with ``importlib.resources``: most from ``openbadgeslib``
+(``openbadgeslib/ob3/contexts/``), the VC 1.1 and Ed25519Signature2020 contexts from
+``pyld``'s bundle, and two that no Python package ships from ``context_files/`` here (its
+README gives their sources). Each file's bytes are checked against the SHA-256 pinned here
+the first time it is loaded, so upgrading a package cannot change a context under us
+without failing loudly.
 
 Provenance of the pins (checked against ``/work/shared/conformance/ob3/contexts``):
 
@@ -20,6 +22,9 @@ Provenance of the pins (checked against ``/work/shared/conformance/ob3/contexts`
   eddsa-rdfc-2022 test vector is reproduced byte for byte in the tests).
 - ``security-data-integrity-v2.json`` and ``security-multikey-v1.json`` are the W3C CCG
   security contexts as bundled by openbadgeslib 4.6.3.
+- The VC 1.1 context (pyld), OB 3.0.0 ``context.json`` and data-integrity v1
+  (``context_files/``) are JSON-identical to the 1EdTech validator's copies. They serve
+  only to verify credentials issued by others; we sign with VC 2.0 and OB 3.0.3.
 """
 
 from __future__ import annotations
@@ -34,23 +39,30 @@ from typing import Any
 
 from issuer.errors import CanonicalizationError
 
-CONTEXTS_PACKAGE = "openbadgeslib.ob3.contexts"
+OPENBADGESLIB = "openbadgeslib.ob3.contexts"
+PYLD_BUNDLE = "pyld.documentloader.frozen"
+OURS = "issuer.proofs"
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
+VC_V1 = "https://www.w3.org/2018/credentials/v1"
+OB_V3P0_3_0_0 = "https://purl.imsglobal.org/spec/ob/v3p0/context.json"
 OB_V3P0_3_0_3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 OB_V3P0_3_0_2 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json"
 OB_V3P0_3_0_1 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json"
 OB_V3P0_EXTENSIONS = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 DATA_INTEGRITY_V2 = "https://w3id.org/security/data-integrity/v2"
 MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
+DATA_INTEGRITY_V1 = "https://w3id.org/security/data-integrity/v1"
+ED25519_2020_V1 = "https://w3id.org/security/suites/ed25519-2020/v1"
 
 
 @dataclass(frozen=True)
 class PinnedContext:
-    """Where a context document lives in the package and the SHA-256 of its bytes."""
+    """Where a context document lives (a package and a path in it) and its bytes' SHA-256."""
 
     resource: str
     sha256: str
+    package: str = OPENBADGESLIB
 
 
 ALLOWED_CONTEXTS: dict[str, PinnedContext] = {
@@ -81,6 +93,26 @@ ALLOWED_CONTEXTS: dict[str, PinnedContext] = {
     MULTIKEY_V1: PinnedContext(
         "security-multikey-v1.json",
         "ba2c182de2d92f7e47184bcca8fcf0beaee6d3986c527bf664c195bbc7c58597",
+    ),
+    VC_V1: PinnedContext(
+        "bundled/credentials-v1.jsonld",
+        "00d7dd6d3ad8b920e3e550dd3a3d9090bffcac84cdbf943da6924b3e0a5c8bb8",
+        PYLD_BUNDLE,
+    ),
+    ED25519_2020_V1: PinnedContext(
+        "bundled/security-ed25519-2020-v1.jsonld",
+        "b9e1ab971fd8bf2c7553e0c4a9438e0b9450afde1ea1ca5b2492368b9f549588",
+        PYLD_BUNDLE,
+    ),
+    OB_V3P0_3_0_0: PinnedContext(
+        "context_files/ob-v3p0-context-3.0.0.json",
+        "9f1c8f9f361ba2994b9b50701f41149919542c50c7b7455b2846d87959295d72",
+        OURS,
+    ),
+    DATA_INTEGRITY_V1: PinnedContext(
+        "context_files/security-data-integrity-v1.jsonld",
+        "b5d829bd09aa7c42abc6efa0c8ed7635313b5487f37ccfce3ecd149ca9418554",
+        OURS,
     ),
 }
 
@@ -142,7 +174,7 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
 def _read_pinned(url: str, pinned: PinnedContext) -> dict[str, Any]:
     """Read one packaged context and check its bytes against the pin."""
     try:
-        raw = resources.files(CONTEXTS_PACKAGE).joinpath(pinned.resource).read_bytes()
+        raw = resources.files(pinned.package).joinpath(pinned.resource).read_bytes()
     except (ModuleNotFoundError, FileNotFoundError) as error:
         raise CanonicalizationError(
             "context_unreadable",

@@ -6,9 +6,11 @@ issuer's only when the key is one the issuer published for assertions. So:
 - Data Integrity: the verification method must be a DID URL or URL of the issuer itself
   (the controller of the key is ``issuer.id``), listed under ``assertionMethod`` of the
   issuer's DID or controller document; a ``did:key`` method counts only when the issuer
-  *is* that did:key. ``eddsa-rdfc-2022`` is the suite; ``eddsa-2022`` (its earlier name,
-  the same algorithm) is accepted with a warning. Contexts come only from the pinned set
-  and canonicalization that would drop a term fails (``issuer.proofs.data_integrity``).
+  *is* that did:key. ``eddsa-rdfc-2022`` is the suite; two older forms that sign the same
+  bytes the same way are accepted with a warning: ``eddsa-2022`` (its earlier name) and
+  the ``Ed25519Signature2020`` proof type (common on VC 1.1 credentials). Contexts come
+  only from the pinned set and canonicalization that would drop a term fails
+  (``issuer.proofs.data_integrity``).
 - VC-JWT: ``issuer.proofs.vc_jwt`` with the key looked up by ``kid`` among the issuer's
   keys; a ``jwk`` header is accepted only when it equals one of them. The algorithm is
   the key's.
@@ -36,6 +38,20 @@ from issuer.proofs import data_integrity, vc_jwt
 from issuer.verification.checks import VerificationContext
 
 LEGACY_CRYPTOSUITE = "eddsa-2022"
+LEGACY_PROOF_TYPE = "Ed25519Signature2020"
+# What each older form is told, as a warning, when its signature is good.
+_LEGACY_WARNINGS = {
+    LEGACY_CRYPTOSUITE: (
+        "cryptosuite_legacy",
+        "The signature uses eddsa-2022, the earlier name of eddsa-rdfc-2022; it is valid, but "
+        "the issuer should move to eddsa-rdfc-2022.",
+    ),
+    LEGACY_PROOF_TYPE: (
+        "proof_type_legacy",
+        "The signature uses Ed25519Signature2020, the format that preceded Data Integrity "
+        "proofs; it is valid, but the issuer should move to eddsa-rdfc-2022.",
+    ),
+}
 MAX_PROOFS = 4
 # The expiry of a JWT is the validity check's to report, once the signature is known good.
 _TIME_CODES = ("jwt_expired", "jwt_not_yet_valid")
@@ -146,22 +162,20 @@ def verify_data_integrity_proof(
     if not isinstance(proof, dict):
         raise ProofError("proof_malformed", "A proof is not a JSON object.")
     proof_type = proof.get("type")
-    if proof_type == "Ed25519Signature2020":
-        raise ProofError(
-            "proof_type_unsupported",
-            "The proof uses Ed25519Signature2020, an older signature format whose vocabulary "
-            "this service does not hold; it cannot be checked.",
-        )
-    if proof_type != data_integrity.PROOF_TYPE:
+    suite: Any
+    if proof_type == LEGACY_PROOF_TYPE:
+        suite = LEGACY_PROOF_TYPE
+    elif proof_type == data_integrity.PROOF_TYPE:
+        suite = proof.get("cryptosuite")
+        if suite not in (data_integrity.CRYPTOSUITE, LEGACY_CRYPTOSUITE):
+            raise ProofError(
+                "cryptosuite_unsupported",
+                f"The signature suite {str(suite)[:60]!r} is not eddsa-rdfc-2022.",
+            )
+    else:
         raise ProofError(
             "proof_type_unsupported",
             f"The proof type {str(proof_type)[:60]!r} is not one this service can check.",
-        )
-    cryptosuite = proof.get("cryptosuite")
-    if cryptosuite not in (data_integrity.CRYPTOSUITE, LEGACY_CRYPTOSUITE):
-        raise ProofError(
-            "cryptosuite_unsupported",
-            f"The signature suite {str(cryptosuite)[:60]!r} is not eddsa-rdfc-2022.",
         )
     if proof.get("proofPurpose") != data_integrity.PROOF_PURPOSE:
         raise ProofError(
@@ -172,17 +186,12 @@ def verify_data_integrity_proof(
     method = issuer_method(credential, proof.get("verificationMethod"), resolver)
     if not isinstance(method.public_key, ed25519.Ed25519PublicKey):
         raise ProofError("key_type_invalid", "The issuer key is not an Ed25519 key.")
-    single = {**credential, "proof": [proof]}
-    if cryptosuite == data_integrity.CRYPTOSUITE:
-        data_integrity.verify_proof(single, method.public_key)
-    else:
-        _verify_legacy_eddsa_2022(credential, proof, method.public_key)
-        if context is not None:
-            context.warn(
-                "cryptosuite_legacy",
-                "The signature uses eddsa-2022, the earlier name of eddsa-rdfc-2022; it is "
-                "valid, but the issuer should move to eddsa-rdfc-2022.",
-            )
+    if suite == data_integrity.CRYPTOSUITE:
+        data_integrity.verify_proof({**credential, "proof": [proof]}, method.public_key)
+        return method
+    _verify_legacy_proof(credential, proof, method.public_key)
+    if context is not None:
+        context.warn(*_LEGACY_WARNINGS[suite])
     return method
 
 
@@ -226,10 +235,12 @@ def issuer_id_of(credential: dict[str, Any]) -> str | None:
     return issuer_id if isinstance(issuer_id, str) and issuer_id else None
 
 
-def _verify_legacy_eddsa_2022(
+def _verify_legacy_proof(
     credential: dict[str, Any], proof: dict[str, Any], public_key: ed25519.Ed25519PublicKey
 ) -> None:
-    """eddsa-2022 signs exactly as eddsa-rdfc-2022 does, under its own cryptosuite name."""
+    """eddsa-2022 and Ed25519Signature2020 sign exactly the bytes eddsa-rdfc-2022 signs:
+    SHA-256 of the canonical proof options (with the document's @context), then of the
+    canonical document, with a base58btc ``proofValue``."""
     unsecured = {key: value for key, value in credential.items() if key != "proof"}
     options = {key: copy.deepcopy(value) for key, value in proof.items() if key != "proofValue"}
     proof_context = options.pop("@context", None)
