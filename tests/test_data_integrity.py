@@ -876,3 +876,45 @@ def test_changing_any_signed_field_breaks_the_proof(
     _replace(secured, path, new)
     with pytest.raises(ProofError):
         verify_proof(secured, _test_key().public_key())
+
+
+# Poison graphs (RDFC-1.0 §4.9): blank nodes that look alike.
+
+
+def _alike_results(unsigned: dict[str, Any], results: int, alignments: int) -> dict[str, Any]:
+    """``results`` identical results, each with ``alignments`` identical alignments: every
+    ordering of them must be tried by N-degree hashing."""
+    alignment = {
+        "type": ["Alignment"],
+        "targetName": "Help desk",
+        "targetUrl": "https://example.org/help-desk",
+        "targetType": "ext:Skill",
+    }
+    unsigned["credentialSubject"]["result"] = [
+        {"type": ["Result"], "alignment": [alignment] * alignments}
+    ] * results
+    return unsigned
+
+
+def test_alike_blank_nodes_within_the_budget_canonicalize_as_pyld_does() -> None:
+    """The budgeted canonicalizer differs from pyld's only in stopping: below the budget
+    its N-Quads are pyld's, though hundreds of N-degree hashing steps were taken."""
+    unsigned = _alike_results(_our_unsigned(), results=2, alignments=4)
+    with PYLD_LOCK:
+        expected = jsonld.normalize(
+            copy.deepcopy(unsigned),
+            {
+                "algorithm": "URDNA2015",
+                "format": "application/n-quads",
+                "documentLoader": document_loader,
+            },
+        )
+    assert canonicalize(unsigned) == expected
+
+
+def test_a_poison_graph_is_refused_instead_of_canonicalized_for_minutes() -> None:
+    # Two results of eight alike alignments: about 20 s of pyld's time without the budget.
+    unsigned = _alike_results(_our_unsigned(), results=2, alignments=8)
+    with pytest.raises(CanonicalizationError) as refused:
+        canonicalize(unsigned)
+    assert refused.value.code == "canonicalization_too_complex"

@@ -145,11 +145,9 @@ def test_bad_answers_are_refused(
     document_server: DocumentServer, fetcher: Fetcher, answer: Answer, code: str
 ) -> None:
     document_server.routes["/doc"] = answer
-    started = time.monotonic()
     with pytest.raises(FetchError) as raised:
         fetcher.get(document_server.url("/doc"))
     assert raised.value.code == code
-    assert time.monotonic() - started < 3.5
 
 
 @pytest.mark.parametrize(

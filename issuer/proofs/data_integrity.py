@@ -26,7 +26,14 @@ signature is made or checked (DESIGN.md):
   another verifier reads differently;
 - terms the contexts do not define: JSON-LD drops them from the RDF, so they would sit
   in the credential unsigned. pyld 3.3 has no ``safe`` option (``jsonld.normalize``
-  ignores unknown options), so the processor's ``on_property_dropped`` hook raises.
+  ignores unknown options), so the processor's ``on_property_dropped`` hook raises;
+- graphs that make canonicalization explode. RDFC-1.0 (§4.9, "poison graphs") tells
+  implementations to bound the work of N-degree hashing, which tries every ordering of
+  blank nodes that look alike: a 1 KiB credential holding two results of eight identical
+  alignments costs pyld about 20 s, nine about 200 s, all under ``PYLD_LOCK``. The work
+  is counted (each Hash N-Degree Quads call and each ordering it tries) and refused as
+  ``canonicalization_too_complex`` past ``MAX_CANONICALIZATION_STEPS``; documents
+  whose blank nodes all differ, like every credential we issue, take none of it.
 
 The seam for a faster canonicalizer is ``RdfcEngine``: a callable from a JSON-LD
 document to canonical N-Quads. ``canonicalize`` runs the engine-independent input
@@ -53,8 +60,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pyld import jsonld
+from pyld import canon, jsonld
 from pyld.context_resolver import ContextResolver
+from pyld.identifier_issuer import IdentifierIssuer
 
 from issuer.errors import CanonicalizationError, InvalidInput, ProofError
 from issuer.multibase import decode_base58btc, encode_base58btc
@@ -81,6 +89,9 @@ _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 _BLANK_NODE_PREFIX = "_:"
 _ID_KEYS = frozenset({"id", "@id"})
 _RESOLVED_CONTEXT_CACHE_SIZE = 64
+# N-degree hashing steps allowed in one canonicalization: about a quarter of a second of
+# the worst case; a document of 50 alike blank nodes needs 200.
+MAX_CANONICALIZATION_STEPS = 10_000
 
 
 class RdfcEngine(Protocol):
@@ -186,9 +197,9 @@ def pyld_rdfc(document: dict[str, Any]) -> str:
             private_copy = copy.deepcopy(document)
             expanded = processor.expand(private_copy, _pyld_options())
             _refuse_unsafe_expansion(expanded)
-            nquads = processor.normalize(
-                expanded,
-                {**_pyld_options(), "algorithm": "URDNA2015", "format": "application/n-quads"},
+            dataset = processor.to_rdf(expanded, _pyld_options())
+            nquads = _BoundedURDNA2015(MAX_CANONICALIZATION_STEPS).main(
+                dataset, {"format": "application/n-quads"}
             )
         except CanonicalizationError:
             raise
@@ -199,6 +210,50 @@ def pyld_rdfc(document: dict[str, Any]) -> str:
             "canonicalization_failed", "The document yields no RDF statements to sign."
         )
     return nquads
+
+
+class _BoundedURDNA2015(canon.URDNA2015):
+    """pyld's RDFC-1.0 (URDNA2015) with a budget on N-degree hashing (module docstring).
+
+    Each Hash N-Degree Quads call spends a step, and so does each blank-node ordering it
+    tries: pyld deep-copies the identifier issuer once per ordering, and the issuers
+    handed to it here charge the copy to the budget.
+    """
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.steps_left = budget
+
+    def spend(self) -> None:
+        self.steps_left -= 1
+        if self.steps_left < 0:
+            raise CanonicalizationError(
+                "canonicalization_too_complex",
+                "The document holds so many blank nodes that look alike that putting it in "
+                "canonical form would take too long; it is not processed.",
+            )
+
+    def hash_n_degree_quads(self, id_: str, issuer: IdentifierIssuer) -> dict[str, Any]:
+        self.spend()
+        if not isinstance(issuer, _CountingIssuer):
+            issuer = _CountingIssuer(issuer, self)
+        result: dict[str, Any] = super().hash_n_degree_quads(id_, issuer)
+        return result
+
+
+class _CountingIssuer(IdentifierIssuer):
+    """A copy of an identifier issuer whose own deep copies spend canonicalization steps."""
+
+    def __init__(self, issuer: IdentifierIssuer, canonicalization: _BoundedURDNA2015) -> None:
+        super().__init__(issuer.prefix)
+        self.counter = issuer.counter
+        self.existing = dict(issuer.existing)
+        self.order = list(issuer.order)
+        self.canonicalization = canonicalization
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _CountingIssuer:
+        self.canonicalization.spend()
+        return _CountingIssuer(self, self.canonicalization)
 
 
 def add_proof(
