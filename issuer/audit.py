@@ -91,19 +91,6 @@ class AuditLog:
         with self._db.write() as own:
             own.add(event)
 
-    def has(self, action: str, subject: str) -> bool:
-        """Whether an event of this action on this subject was recorded (an idempotent
-        replay of an award must not be logged as a second award)."""
-        with self._db.read() as session:
-            return (
-                session.scalar(
-                    select(AuditEvent.id)
-                    .where(AuditEvent.action == action, AuditEvent.subject == subject)
-                    .limit(1)
-                )
-                is not None
-            )
-
     def browse(
         self,
         *,

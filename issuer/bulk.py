@@ -21,21 +21,21 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog, csv_line
 from issuer.awarding import normalize_email, select_statements
-from issuer.errors import InvalidInput, IssuerError, NotFound, PayloadTooLarge
+from issuer.errors import Conflict, InvalidInput, IssuerError, NotFound, PayloadTooLarge
 from issuer.frameworks import Template, TemplateCatalog
-from issuer.issuance import IssuanceService, IssuedAward, parse_award_request
+from issuer.issuance import AwardHook, IssuedAward, parse_award_request
 from issuer.storage import Database
 from issuer.storage.models import (
     BulkJob,
     BulkJobRow,
-    IdempotencyKey,
     IssuedCredential,
     Revocation,
 )
@@ -407,28 +407,42 @@ def _plain(error: InvalidInput) -> str:
     return error.message
 
 
+class Awarder(Protocol):
+    """How a bulk job awards a row: ``Services.award``."""
+
+    def __call__(
+        self,
+        principal: Principal,
+        request: dict[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        actor: str,
+        address: str | None,
+        details: dict[str, Any],
+        store_with: AwardHook | None = None,
+    ) -> IssuedAward: ...
+
+
 class BulkService:
     def __init__(
         self,
         db: Database,
         catalog: TemplateCatalog,
-        issuance: IssuanceService,
+        award: Awarder,
         assessors: AssessorService,
         audit: AuditLog,
         *,
         max_rows: int,
         max_bytes: int,
-        on_awarded: Callable[[IssuedAward, str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._db = db
         self._levels = LevelIndex(catalog)
-        self._issuance = issuance
+        self._award = award
         self._assessors = assessors
         self._audit = audit
         self.max_rows = max_rows
         self.max_bytes = max_bytes
-        self._on_awarded = on_awarded
         self._clock = clock
 
     def dry_run(self, principal: Principal, data: bytes) -> DryRun:
@@ -641,54 +655,62 @@ class BulkService:
                 return
 
     def _issue_row(self, job: BulkJob, principal: Principal | None, row: BulkJobRow) -> None:
+        """Award one row. The award, its audit record, its e-mail and the row's outcome are
+        stored in one transaction, which also makes sure the earner holds no active badge of
+        this level (another job may be awarding the same file at the same time)."""
         key = f"bulk:{job.id}:{row.row_number}"
-        status, credential_id, error, issued = FAILED, None, None, None
+        status, credential_id, error = FAILED, None, None
+
+        def claim_row(session: Session, issued: IssuedAward) -> None:
+            self._db.lock(
+                session, f"holder:{normalize_email(row.recipient_email)}:{row.achievement}"
+            )
+            if self._active_holders(session, row.recipient_email, row.achievement) != [issued.id]:
+                raise Conflict("already_holds", f"{row.recipient_email} already holds this badge.")
+            self._set_row(session, job.id, row.row_number, ISSUED, issued.id, None)
+
         if principal is None:
             error = "The assessor's account is disabled."
         else:
-            request = json.loads(row.request_json or "{}")
-            holders = self._active_holders(row.recipient_email, row.achievement)
-            mine = self._credential_for_key(principal.id, key)
-            if mine is not None:
-                status, credential_id = ISSUED, mine
-            elif holders:
-                status, error = DUPLICATE, f"{row.recipient_email} already holds this badge."
-            else:
-                try:
-                    issued = self._issuance.award(principal, request, key)
-                    status, credential_id = ISSUED, issued.id
-                except IssuerError as failure:
-                    error = failure.message
-        with self._db.write() as session:
-            session.execute(
-                update(BulkJobRow)
-                .where(
-                    BulkJobRow.job_id == job.id,
-                    BulkJobRow.row_number == row.row_number,
-                    BulkJobRow.status == PENDING,
-                )
-                .values(status=status, credential_id=credential_id, error=error)
-            )
-            if issued is not None and principal is not None:
-                self._audit.record(
-                    principal.email,
-                    "award.issued",
-                    issued.id,
-                    address=job.address,
-                    details={
-                        "achievement": issued.achievement,
-                        "bulkJob": job.id,
-                        "row": row.row_number,
-                    },
-                    session=session,
-                )
-        if issued is not None and self._on_awarded is not None:
             try:
-                self._on_awarded(issued, row.recipient_email)
-            except Exception:
-                # The credential stands; a mail that could not be queued is logged, and the
-                # assessor can resend it from the list.
-                log.exception("Bulk job %s row %s: award e-mail failed", job.id, row.row_number)
+                issued = self._award(
+                    principal,
+                    json.loads(row.request_json or "{}"),
+                    key,
+                    actor=principal.email,
+                    address=job.address,
+                    details={"via": "bulk", "bulkJob": job.id, "row": row.row_number},
+                    store_with=claim_row,
+                )
+                status, credential_id = ISSUED, issued.id
+            except Conflict as refused:
+                if refused.code != "already_holds":
+                    raise
+                status, error = DUPLICATE, refused.message
+            except IssuerError as failure:
+                error = failure.message
+        # A new award set its row in its own transaction; this records every other outcome.
+        with self._db.write() as session:
+            self._set_row(session, job.id, row.row_number, status, credential_id, error)
+
+    @staticmethod
+    def _set_row(
+        session: Session,
+        job_id: str,
+        row_number: int,
+        status: str,
+        credential_id: str | None,
+        error: str | None,
+    ) -> None:
+        session.execute(
+            update(BulkJobRow)
+            .where(
+                BulkJobRow.job_id == job_id,
+                BulkJobRow.row_number == row_number,
+                BulkJobRow.status == PENDING,
+            )
+            .values(status=status, credential_id=credential_id, error=error)
+        )
 
     def _renew(self, job_id: str, worker: str) -> bool:
         with self._db.write() as session:
@@ -738,27 +760,19 @@ class BulkService:
                 )
         return found & set(pairs)
 
-    def _active_holders(self, email: str, achievement: str) -> list[str]:
-        with self._db.read() as session:
-            return list(
-                session.scalars(
-                    select(IssuedCredential.id)
-                    .outerjoin(Revocation, Revocation.credential_id == IssuedCredential.id)
-                    .where(
-                        IssuedCredential.recipient_email == normalize_email(email),
-                        IssuedCredential.achievement == achievement,
-                        Revocation.credential_id.is_(None),
-                    )
-                ).all()
-            )
-
-    def _credential_for_key(self, assessor_id: int, key: str) -> str | None:
-        with self._db.read() as session:
-            return session.scalar(
-                select(IdempotencyKey.credential_id).where(
-                    IdempotencyKey.assessor_id == assessor_id, IdempotencyKey.key == key
+    @staticmethod
+    def _active_holders(session: Session, email: str, achievement: str) -> list[str]:
+        return list(
+            session.scalars(
+                select(IssuedCredential.id)
+                .outerjoin(Revocation, Revocation.credential_id == IssuedCredential.id)
+                .where(
+                    IssuedCredential.recipient_email == normalize_email(email),
+                    IssuedCredential.achievement == achievement,
+                    Revocation.credential_id.is_(None),
                 )
-            )
+            ).all()
+        )
 
 
 class JobRunner:

@@ -178,8 +178,9 @@ def award(
     statements: str | None,
     valid_until: str | None,
 ) -> None:
-    """Award a level badge; prints the credential's id and page."""
+    """Award a level badge and e-mail the earner; prints the credential's id and page."""
     services = _services()
+    services.mail.outbox.deliver_in_foreground()
     request: dict[str, object] = {"achievement": achievement, "recipient": {"email": email}}
     if name:
         request["recipient"] = {"email": email, "name": name}
@@ -189,13 +190,12 @@ def award(
         if valid_until:
             request["validUntil"] = valid_until
         assessor = services.assessors.by_email(assessor_email)
-        issued = services.issuance.award(assessor, request)
-        services.audit.record(
-            CLI_ACTOR,
-            "award.issued",
-            issued.id,
+        issued = services.award(
+            assessor,
+            request,
+            actor=CLI_ACTOR,
             address=None,
-            details={"achievement": achievement, "assessor": assessor.email, "via": "cli"},
+            details={"assessor": assessor.email, "via": "cli"},
         )
     except ValueError:
         click.echo("error: statements must be whole numbers separated by commas", err=True)

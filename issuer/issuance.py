@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from issuer import schemas
 from issuer.assessors import Principal
@@ -55,6 +56,11 @@ class IssuedAward:
     valid_until: datetime | None
 
 
+# What a caller stores with a new award, in the award's own transaction: its audit record,
+# the earner's e-mail in the outbox, a bulk row's outcome. Not called on an idempotent replay.
+AwardHook = Callable[[Session, IssuedAward], None]
+
+
 class IssuanceService:
     def __init__(
         self,
@@ -82,9 +88,15 @@ class IssuanceService:
         self._new_salt = new_salt
 
     def award(
-        self, assessor: Principal, request: dict[str, Any], idempotency_key: str | None = None
+        self,
+        assessor: Principal,
+        request: dict[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        store_with: AwardHook | None = None,
     ) -> IssuedAward:
-        """Issue, sign and store the credential ``request`` asks for.
+        """Issue, sign and store the credential ``request`` asks for, and what ``store_with``
+        adds, in one transaction: all of it is stored or none.
 
         Raises InvalidInput for a malformed request, NotFound ``achievement_not_found``,
         Forbidden ``level_not_allowed``, and Conflict ``idempotency_key_reused`` when the key
@@ -162,6 +174,10 @@ class IssuanceService:
                             created_at=issued_at,
                         )
                     )
+                issued = _issued(record, signed)
+                if store_with is not None:
+                    session.flush()
+                    store_with(session, issued)
         except IntegrityError:
             # Another worker stored the same idempotency key first; answer as it did.
             if idempotency_key is None:
@@ -170,7 +186,7 @@ class IssuanceService:
             if replay is None:
                 raise
             return replay
-        return _issued(record, signed)
+        return issued
 
     def get(self, credential_id: str) -> IssuedAward:
         """The stored credential. Raises NotFound ``credential_not_found``."""

@@ -1,10 +1,11 @@
 """Outgoing mail: the award e-mail to the earner, kept in an outbox and delivered with retries.
 
-An award is committed before anything is mailed, and the message is then written to the
-``outgoing_mail`` table (the outbox) in a transaction of its own; delivery happens from
-there, outside any request. A mail server that is down, slow or refusing therefore never
-loses or blocks an award: the message waits in the outbox and is tried again, with growing
-pauses, until it is sent or ``MAX_ATTEMPTS`` is reached (which is logged as an error).
+The message is written to the ``outgoing_mail`` table (the outbox) in the transaction that
+stores the award, so a stored award always has its e-mail and a failed award has none;
+delivery happens from there, after the commit and outside any request. A mail server that
+is down, slow or refusing therefore never loses or blocks an award: the message waits in
+the outbox and is tried again, with growing pauses, until it is sent or ``MAX_ATTEMPTS``
+is reached (which is logged as an error).
 
 Two transports: SMTP (``ISSUER_SMTP_*``), or, when no SMTP host is set (the development
 default), ``.eml`` files in ``instance/outbox/`` that any mail program opens.
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from issuer.issuance import IssuedAward
 from issuer.storage import Database
@@ -203,28 +204,23 @@ class Outbox:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
 
-    def enqueue(self, message: EmailMessage, *, kind: str, credential_id: str | None) -> bool:
-        """Store ``message`` for delivery; False when this (credential, kind) was queued before.
-
-        Raises the database's error when the outbox cannot be written.
-        """
+    def add(
+        self, session: Session, message: EmailMessage, *, kind: str, credential_id: str
+    ) -> None:
+        """Store ``message`` for delivery within ``session``: it commits, and is sent, only
+        with the change that caused it. Call ``wake`` after the commit."""
         now = self._clock()
-        try:
-            with self._db.write() as session:
-                session.add(
-                    OutgoingMail(
-                        credential_id=credential_id,
-                        kind=kind,
-                        recipient=str(message["To"]),
-                        message=message.as_string(policy=email.policy.default),
-                        created_at=now,
-                        attempts=0,
-                        next_attempt_at=now,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        session.add(
+            OutgoingMail(
+                credential_id=credential_id,
+                kind=kind,
+                recipient=str(message["To"]),
+                message=message.as_string(policy=email.policy.default),
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
 
     def requeue(self, message: EmailMessage, *, kind: str, credential_id: str) -> None:
         """Send ``message`` (again): the (credential, kind) entry is reset to go out now.
@@ -247,6 +243,11 @@ class Outbox:
             queued.next_attempt_at = now
             queued.claimed_until = None
             queued.sent_at = None
+
+    def deliver_in_foreground(self) -> None:
+        """Make ``wake`` deliver in the caller's thread: a short-lived process (a CLI
+        command) must not leave a message half-sent by a thread that dies with it."""
+        self._background = False
 
     def wake(self) -> None:
         """Deliver what is due: now, or soon in the worker thread. Never raises."""
@@ -399,19 +400,18 @@ class MailService:
         self._page_url = page_url
         self._settings_url = settings_url
 
-    def notify_award(self, issued: IssuedAward, recipient_email: str) -> None:
-        """Queue the award e-mail for ``issued`` and wake delivery.
+    def queue_award(self, session: Session, issued: IssuedAward, recipient_email: str) -> None:
+        """Put the award e-mail for ``issued`` in the outbox within the award's transaction,
+        so that a stored award always has its e-mail queued; ``wake`` once it commits."""
+        self.outbox.add(
+            session,
+            self._award_message(issued, recipient_email),
+            kind=AWARD_NOTICE,
+            credential_id=issued.id,
+        )
 
-        Call it after the award is committed. Never raises: a mail problem must not turn a
-        committed award into an error (it is logged, and the outbox retries). Queuing the
-        same credential's notice twice (an idempotent replay) sends it once.
-        """
-        try:
-            message = self._award_message(issued, recipient_email)
-            self.outbox.enqueue(message, kind=AWARD_NOTICE, credential_id=issued.id)
-        except Exception:
-            log.exception("The award e-mail for %s could not be queued", issued.id)
-            return
+    def wake(self) -> None:
+        """Deliver what is due (see ``Outbox.wake``). Never raises."""
         self.outbox.wake()
 
     def resend_award(self, issued: IssuedAward, recipient_email: str) -> None:

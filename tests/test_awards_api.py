@@ -11,8 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from oracles import official_schema_errors, openbadgeslib_verify
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from issuer.storage.models import IssuedCredential
+from issuer.errors import Conflict
+from issuer.issuance import IssuedAward
+from issuer.storage.models import AuditEvent, IssuedCredential, OutgoingMail, StatusEntry
 
 pytestmark = pytest.mark.storage
 
@@ -247,3 +250,39 @@ def test_api_awards_and_revocations_are_audited_once(
     ]
     assert all(event.actor == "assessor@example.org" for event in events)
     assert events[1].details["via"] == "api"
+
+
+def test_an_award_is_stored_with_its_audit_record_and_email_or_not_at_all(app: Flask) -> None:
+    core = app.extensions["issuer"]
+    core.assessors.add("ada@example.org", name="Ada", levels=[], all_levels=True, is_admin=False)
+    who = core.assessors.by_email("ada@example.org")
+    request = {"achievement": ACHIEVEMENT, "recipient": {"email": "Grace@Example.org"}}
+
+    def refuse(session: Session, issued: IssuedAward) -> None:
+        raise Conflict("refused", "A companion write failed.")
+
+    with pytest.raises(Conflict):
+        core.award(who, request, actor=who.email, address=None, details={}, store_with=refuse)
+    assert stored_rows(app) == {"credentials": 0, "entries": 0, "audit": 0, "mail": 0}
+
+    issued = core.award(who, request, "key-1", actor=who.email, address=None, details={})
+    replayed = core.award(who, request, "key-1", actor=who.email, address=None, details={})
+    assert replayed.id == issued.id
+    assert stored_rows(app) == {"credentials": 1, "entries": 1, "audit": 1, "mail": 1}
+    with core.db.read() as session:
+        mail = session.scalars(select(OutgoingMail)).one()
+    assert (mail.credential_id, mail.recipient) == (issued.id, "Grace@Example.org")
+
+
+def stored_rows(app: Flask) -> dict[str, int]:
+    tables = {
+        "credentials": IssuedCredential,
+        "entries": StatusEntry,
+        "audit": AuditEvent,
+        "mail": OutgoingMail,
+    }
+    with app.extensions["issuer"].db.read() as session:
+        return {
+            name: session.scalar(select(func.count()).select_from(model)) or 0
+            for name, model in tables.items()
+        }

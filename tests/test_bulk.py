@@ -198,6 +198,40 @@ def test_two_workers_racing_claim_a_job_once(app: Flask, assessor: Account) -> N
     assert sorted(claims, key=str) == sorted([job_id, None], key=str)
 
 
+def test_the_same_file_run_twice_at_once_issues_each_award_once(
+    app: Flask, assessor: Account
+) -> None:
+    """Both dry runs are clean (nothing issued yet); two workers then run the two jobs at the
+    same time. The check that the earner holds no such badge runs inside each award's
+    transaction, under a lock per earner and level, so one of each pair is a duplicate."""
+    service = app.extensions["assess"].bulk
+    who = principal(app, assessor)
+    rows = "".join(f"E{n},e{n}@example.org,Proficient,,,,\n" for n in range(6))
+    jobs = [
+        service.create_job(who, "same.csv", (HEADER + rows).encode(), address="")[0]
+        for _ in range(2)
+    ]
+    for job_id in jobs:
+        service.start(who, job_id)
+    barrier = threading.Barrier(2)
+
+    def work(name: str) -> None:
+        barrier.wait()
+        service.run_next(name)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert issued_count(app) == 6
+    counts = [service.progress(who, job_id).counts for job_id in jobs]
+    assert sum(c.get("issued", 0) for c in counts) == 6
+    assert sum(c.get("duplicate", 0) for c in counts) == 6
+    events = app.extensions["assess"].audit.browse(action="award.issued").entries
+    assert len(events) == 6
+
+
 def test_another_assessors_job_is_not_found(app: Flask, assessor: Account) -> None:
     service = app.extensions["assess"].bulk
     job_id, _ = service.create_job(

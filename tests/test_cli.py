@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import stat
 from pathlib import Path
@@ -27,6 +29,7 @@ def fresh_config(tmp_path: Path) -> dict[str, Any]:
         "KEY_PASSPHRASE": PASSPHRASE,
         "SECRET_KEY": "test-secret-key",
         "TEMPLATES_DIR": str(tmp_path / "badge_templates"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
     }
 
 
@@ -114,6 +117,11 @@ def test_award_from_the_command_line(fresh_config: dict[str, Any]) -> None:
         ("cli", "award.issued"),
         ("cli", "account.created"),
     ]
+    # The earner's message went out before the command ended (no thread left to finish it).
+    [sent] = Path(fresh_config["OUTBOX_DIR"]).glob("*.eml")
+    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "Earner <earner@example.org>"
+    assert printed["page"] in message.get_body(("plain",)).get_content()
 
     refused = invoke(
         fresh_config,

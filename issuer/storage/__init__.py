@@ -8,6 +8,7 @@ service scales out; the same code runs there unchanged.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,10 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
+
+# Session is re-exported: it is the handle a service passes to another so that both write in
+# one transaction, without the passer touching the database itself.
+__all__ = ["MIGRATIONS_DIR", "Database", "Session"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -51,6 +56,15 @@ class Database:
         """A read-only session (its transaction is rolled back, never committed)."""
         with self._reader() as session:
             yield session
+
+    def lock(self, session: Session, name: str) -> None:
+        """Hold the lock ``name`` until ``session``'s write transaction ends, so that a
+        check-then-write on ``name`` runs alone. On PostgreSQL a transaction-scoped advisory
+        lock; on SQLite every write transaction is alone already (``BEGIN IMMEDIATE``)."""
+        if self.is_sqlite:
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (safe to run again)."""

@@ -14,29 +14,18 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 def create_award() -> Response:
     assessor = bearer_principal()
     award_request = json_body()
-    issued = services().issuance.award(
-        assessor, award_request, request.headers.get("Idempotency-Key")
+    issued = services().award(
+        assessor,
+        award_request,
+        request.headers.get("Idempotency-Key"),
+        actor=assessor.email,
+        address=request.remote_addr,
+        details={"via": "api"},
     )
-    audit_award(assessor.email, issued, award_request["recipient"]["email"], via="api")
-    # After the commit; queued once per credential (a replay is not mailed again), never raises.
-    services().mail.notify_award(issued, award_request["recipient"]["email"])
     response = jsonify(award_response(issued))
     response.status_code = 201
     response.headers["Location"] = url_for("public.credential", credential_id=issued.id)
     return response
-
-
-def audit_award(actor: str, issued: IssuedAward, recipient_email: str, *, via: str) -> None:
-    """Record the award once (an idempotent replay answers again but awards nothing new)."""
-    audit = services().audit
-    if not audit.has("award.issued", issued.id):
-        audit.record(
-            actor,
-            "award.issued",
-            issued.id,
-            address=request.remote_addr,
-            details={"achievement": issued.achievement, "recipient": recipient_email, "via": via},
-        )
 
 
 def award_response(issued: IssuedAward) -> dict[str, object]:

@@ -72,12 +72,11 @@ def init_app(app: Flask) -> None:
     bulk = BulkService(
         core.db,
         core.catalog,
-        core.issuance,
+        core.award,
         core.assessors,
         audit,
         max_rows=app.config["BULK_MAX_ROWS"],
         max_bytes=app.config["BULK_MAX_BYTES"],
-        on_awarded=core.mail.notify_award,
     )
     app.extensions["assess"] = Workspace(audit=audit, bulk=bulk, runner=JobRunner(bulk))
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -303,22 +302,20 @@ def award_submit() -> BaseResponse | tuple[str, int] | str:
         )
     who = principal()
     try:
-        issued = services().issuance.award(who, award_request, f"web:{form['award_key']}")
+        issued = services().award(
+            who,
+            award_request,
+            f"web:{form['award_key']}",
+            actor=who.email,
+            address=address(),
+            details={"via": "web"},
+        )
     except (InvalidInput, Conflict) as error:
         return _render_award(achievement, template, form=form, errors=[_plain(error)]), 422
     except Forbidden as error:
         raise NotFound(
             "achievement_not_found", f"There is no achievement {achievement}."
         ) from error
-    if not workspace().audit.has("award.issued", issued.id):
-        workspace().audit.record(
-            who.email,
-            "award.issued",
-            issued.id,
-            address=address(),
-            details={"achievement": issued.achievement, "recipient": parsed.recipient_email},
-        )
-        services().mail.notify_award(issued, parsed.recipient_email)
     return render_template(
         "assess/awarded.html",
         issued=issued,
