@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_string
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, quote
 from html import escape
 from pathlib import Path
 from typing import Any, Protocol
@@ -119,8 +119,29 @@ class FileTransport:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
-        path.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+        # UTF-8 headers: a mail program opens them, and every address can be written.
+        path.write_bytes(message.as_bytes(policy=email.policy.SMTPUTF8))
         log.info("Mail written to %s (no SMTP host configured)", path)
+
+
+def _stored(message: EmailMessage) -> str:
+    """The message as the outbox keeps it: ASCII headers (RFC 2047), or UTF-8 headers when an
+    address has a non-ASCII local part, which only SMTPUTF8 carries (smtplib then asks the
+    server for it, and a server without it is recorded as a failed attempt)."""
+    international = any(not a.username.isascii() for a in message["To"].addresses)
+    return message.as_string(
+        policy=email.policy.SMTPUTF8 if international else email.policy.default
+    )
+
+
+def _ascii_domain(address: str) -> str:
+    """``address`` with its domain in IDNA (``exämple.org`` → ``xn--exmple-cua.org``), which
+    every mail server accepts; a non-ASCII local part stays (it needs SMTPUTF8)."""
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
 
 
 def transport_for(settings: MailSettings) -> Transport:
@@ -170,7 +191,9 @@ You can hide it or show it again with your
     message = EmailMessage()
     message["Subject"] = f"Your badge: {achievement_name}"
     message["From"] = sender
-    message["To"] = formataddr((recipient_name, recipient)) if recipient_name else recipient
+    # Not formataddr, which refuses a non-ASCII local part.
+    address = _ascii_domain(recipient)
+    message["To"] = f'"{quote(recipient_name)}" <{address}>' if recipient_name else address
     message["Date"] = formatdate(localtime=False)
     sender_domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
     message["Message-ID"] = make_msgid(domain=sender_domain)
@@ -215,7 +238,7 @@ class Outbox:
                 credential_id=credential_id,
                 kind=kind,
                 recipient=str(message["To"]),
-                message=message.as_string(policy=email.policy.default),
+                message=_stored(message),
                 created_at=now,
                 attempts=0,
                 next_attempt_at=now,
@@ -238,7 +261,7 @@ class Outbox:
                 queued = OutgoingMail(credential_id=credential_id, kind=kind, created_at=now)
                 session.add(queued)
             queued.recipient = str(message["To"])
-            queued.message = message.as_string(policy=email.policy.default)
+            queued.message = _stored(message)
             queued.attempts = 0
             queued.next_attempt_at = now
             queued.claimed_until = None
@@ -306,7 +329,7 @@ class Outbox:
         message = message_from_string(row.message, policy=email.policy.default)
         try:
             self.transport.send(message)
-        except (OSError, smtplib.SMTPException) as error:
+        except (OSError, smtplib.SMTPException, ValueError) as error:  # ValueError: encoding
             self._record_failure(row, now, f"{type(error).__name__}: {error}")
             return False
         with self._db.write() as session:

@@ -335,7 +335,8 @@ def test_an_expired_credential_says_so(
 
 def _messages(outbox: Path) -> list[EmailMessage]:
     return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        # UTF-8 headers (RFC 6532) are read as text; Python's bytes parser would not decode them.
+        email.message_from_string(path.read_text("utf-8"), policy=email.policy.default)  # type: ignore[misc]
         for path in sorted(outbox.glob("*.eml"))
     ]
 
@@ -459,3 +460,45 @@ def test_a_failing_mail_server_neither_fails_the_award_nor_loses_the_message(
     (raw,) = server.received  # type: ignore[attr-defined]
     assert f"{BASE_URL}/credentials/{issued['id']}".encode() in raw
     assert services.mail.outbox.deliver_due(later + timedelta(days=1)) == 0
+
+
+INTERNATIONAL = {"email": "José.Núñez@exämple.org", "name": "José Núñez"}
+
+
+def test_an_international_address_is_written_with_its_domain_in_idna(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    award(client, assessor_token, recipient=INTERNATIONAL)
+    (message,) = _messages(Path(app.config["OUTBOX_DIR"]))
+    (address,) = message["To"].addresses
+    assert (address.display_name, address.username) == ("José Núñez", "José.Núñez")
+    assert address.domain == "xn--exmple-cua.org"
+
+
+def test_a_server_without_smtputf8_refuses_only_the_international_address(
+    smtp_app: Flask, smtp_port: int
+) -> None:
+    """The test server offers no SMTPUTF8: the message to José waits (its failure recorded),
+    and it does not hold up Grace's."""
+    services = smtp_app.extensions["issuer"]
+    token = services.assessors.add(
+        "assessor@example.org", name="Ada", levels=[], all_levels=True, is_admin=False
+    ).token
+    client = smtp_app.test_client()
+    to_jose = award(client, token, recipient=INTERNATIONAL)
+    award(client, token)
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", smtp_port), _SmtpHandler)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert services.mail.outbox.deliver_due(datetime.now(UTC) + timedelta(minutes=2)) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    (waiting,) = services.mail.outbox.pending()
+    assert waiting.credential_id == to_jose["id"]
+    assert waiting.last_error.startswith("SMTPNotSupportedError")
+    (raw,) = server.received  # type: ignore[attr-defined]
+    assert EMAIL.encode() in raw
