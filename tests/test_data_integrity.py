@@ -918,3 +918,36 @@ def test_a_poison_graph_is_refused_instead_of_canonicalized_for_minutes() -> Non
     with pytest.raises(CanonicalizationError) as refused:
         canonicalize(unsigned)
     assert refused.value.code == "canonicalization_too_complex"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda unsigned: unsigned.update(
+            evidence=[{"type": ["Evidence"], "narrative": f"Item {n}"} for n in range(800)]
+        ),
+        lambda unsigned: unsigned["credentialSubject"].update(
+            result=[
+                {
+                    "type": ["Result"],
+                    "alignment": [
+                        {"type": ["Alignment"], "targetName": f"A{n}", "targetUrl": "urn:x:a"}
+                        for n in range(28)
+                    ],
+                }
+                for _ in range(70)
+            ]
+        ),
+    ],
+    ids=["one long list", "many objects"],
+)
+def test_a_document_too_big_to_canonicalize_quickly_is_refused_before_the_work(
+    change: Callable[[dict[str, Any]], Any],
+) -> None:
+    """800 items in one list (pyld compares every pair of them), or 2,030 objects in short
+    lists."""
+    unsigned = _our_unsigned()
+    change(unsigned)
+    with pytest.raises(CanonicalizationError) as refused:
+        canonicalize(unsigned)
+    assert refused.value.code == "document_too_complex"

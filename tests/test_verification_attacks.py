@@ -167,6 +167,12 @@ CREDENTIAL_ATTACKS: list[tuple[str, Change, str, str]] = [
         "canonicalization_too_complex",
     ),
     (
+        "five thousand evidence items",
+        _set(("evidence",), [{"type": ["Evidence"], "narrative": "x"}] * 5000),
+        "proof",
+        "document_too_complex",
+    ),
+    (
         "status index out of range",
         _set(("credentialStatus", "statusListIndex"), "99999999"),
         "status",

@@ -33,7 +33,13 @@ signature is made or checked (DESIGN.md):
   alignments costs pyld about 20 s, nine about 200 s, all under ``PYLD_LOCK``. The work
   is counted (each Hash N-Degree Quads call and each ordering it tries) and refused as
   ``canonicalization_too_complex`` past ``MAX_CANONICALIZATION_STEPS``; documents
-  whose blank nodes all differ, like every credential we issue, take none of it.
+  whose blank nodes all differ, like every credential we issue, take none of it;
+- documents that are merely big in the wrong way: pyld expands each JSON object (with its
+  type-scoped contexts) in about half a millisecond, and compares every pair of values of
+  one property while building its node map, so 5,000 evidence items (330 KiB) cost it
+  9 s. A document with more than ``MAX_OBJECTS`` objects, or whose arrays hold more than
+  ``MAX_VALUE_PAIRS`` pairs of values in all, is refused as ``document_too_complex``
+  before any of that work. A credential we issue holds about 60 objects.
 
 The seam for a faster canonicalizer is ``RdfcEngine``: a callable from a JSON-LD
 document to canonical N-Quads. ``canonicalize`` runs the engine-independent input
@@ -92,6 +98,9 @@ _RESOLVED_CONTEXT_CACHE_SIZE = 64
 # N-degree hashing steps allowed in one canonicalization: about a quarter of a second of
 # the worst case; a document of 50 alike blank nodes needs 200.
 MAX_CANONICALIZATION_STEPS = 10_000
+# About a second of pyld's time each (module docstring).
+MAX_OBJECTS = 2_000
+MAX_VALUE_PAIRS = 250_000
 
 
 class RdfcEngine(Protocol):
@@ -135,13 +144,15 @@ def canonicalize(document: dict[str, Any], *, engine: RdfcEngine | None = None) 
 
     Raises:
         CanonicalizationError: ``not_json`` (a value JSON cannot hold), ``control_character``,
-            ``relative_iri``, ``invalid_iri`` (naming the JSON path), ``context_missing``,
-            then whatever the engine raises: ``context_not_allowed``,
-            ``context_hash_mismatch``, ``undefined_term``, ``direction_unsupported``,
-            ``invalid_language_tag``, ``protected_term_redefinition``, ``invalid_jsonld``,
-            ``canonicalization_failed``.
+            ``relative_iri``, ``invalid_iri`` (naming the JSON path),
+            ``document_too_complex``, ``context_missing``, then whatever the engine raises:
+            ``context_not_allowed``, ``context_hash_mismatch``, ``undefined_term``,
+            ``direction_unsupported``, ``invalid_language_tag``,
+            ``protected_term_redefinition``, ``invalid_jsonld``,
+            ``canonicalization_too_complex``, ``canonicalization_failed``.
     """
     refuse_ambiguous_input(document)
+    _refuse_too_much_work(document)
     if document.get("@context") is None:
         raise CanonicalizationError(
             "context_missing", "The document has no @context, so none of its terms mean anything."
@@ -411,6 +422,22 @@ def _walk_json(document: dict[str, Any]) -> Iterator[tuple[str, str | None, Any]
                 f"The value at {path} is a {type(value).__name__}, not JSON.",
                 {"path": path},
             )
+
+
+def _refuse_too_much_work(document: dict[str, Any]) -> None:
+    """Raise ``document_too_complex`` past ``MAX_OBJECTS`` or ``MAX_VALUE_PAIRS``."""
+    objects = pairs = 0
+    for _path, _key, value in _walk_json(document):
+        if isinstance(value, dict):
+            objects += 1
+        elif isinstance(value, list):
+            pairs += len(value) * (len(value) - 1) // 2
+    if objects > MAX_OBJECTS or pairs > MAX_VALUE_PAIRS:
+        raise CanonicalizationError(
+            "document_too_complex",
+            f"The document is too large to put in canonical form ({objects} objects, "
+            f"{pairs} pairs of list values; at most {MAX_OBJECTS} and {MAX_VALUE_PAIRS}).",
+        )
 
 
 def _refuse_control_character(text: str, path: str, refused: re.Pattern[str]) -> None:
