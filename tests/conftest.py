@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from oracles import official_schema_errors
+from oracles import official_schema_errors, openbadgeslib_verify
 from sqlalchemy import create_engine, select, text
 from support import BASE_URL, PASSPHRASE, SHARED, TEMPLATES_DIR
 from werkzeug.serving import make_server
 
 from issuer import create_app, keyring
-from issuer.services import Services
 from issuer.storage import Database
 from issuer.storage.models import IssuedCredential
 
@@ -108,20 +107,26 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     services.db.migrate()
     yield app
     if SHARED.exists():
-        _every_stored_credential_meets_the_official_schema(services)
+        _every_stored_credential_passes_the_independent_judges(app)
     services.db.dispose()
 
 
-def _every_stored_credential_meets_the_official_schema(services: Services) -> None:
-    """Whatever a test issued, by any path, the official OB 3.0 schema accepts it."""
+def _every_stored_credential_passes_the_independent_judges(app: Flask) -> None:
+    """Whatever a test issued, by any path, the official OB 3.0 schema accepts, and
+    openbadgeslib verifies in both forms with the keys our did:web document publishes."""
+    services = app.extensions["issuer"]
     with services.db.read() as session:
-        stored = session.scalars(select(IssuedCredential.credential_json)).all()
-    for document in stored:
+        stored = session.execute(
+            select(IssuedCredential.credential_json, IssuedCredential.jwt)
+        ).all()
+    client = app.test_client()
+    for document, token in stored:
         credential = json.loads(document)
         if credential == {}:
             continue  # a row that an allocation test stored without issuing a credential
         errors = official_schema_errors(credential)
         assert errors == [], f"{credential.get('id')}: {errors}"
+        openbadgeslib_verify(client, credential, token)
 
 
 @pytest.fixture
