@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         assess,
         earner,
         errors,
+        headers,
         health,
         public,
         revocation_api,
@@ -55,6 +56,7 @@ def init_app(app: Flask) -> None:
     )
 
     errors.init_app(app)
+    headers.init_app(app)
     for blueprint in (api.blueprint, public.blueprint, well_known.blueprint, health.blueprint):
         app.register_blueprint(blueprint)
     app.register_blueprint(status.blueprint)

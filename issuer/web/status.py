@@ -30,8 +30,6 @@ def status_list(list_id: str) -> Response:
     # a revocation is seen everywhere within minutes.
     response.headers["Cache-Control"] = f"public, max-age={TTL_MILLISECONDS // 1000}"
     response.headers["Vary"] = "Accept"
-    # The list is public by design; browser-based verifiers on other origins may read it.
-    response.headers["Access-Control-Allow-Origin"] = "*"
     response.last_modified = published.signed_at
     response.make_conditional(request)
     return response

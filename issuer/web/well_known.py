@@ -13,7 +13,6 @@ def _document(document: object, mimetype: str) -> Response:
     response = Response(json.dumps(document), mimetype=mimetype)
     # Keys change only on rotation; a short cache keeps verifiers fast and rotation visible.
     response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

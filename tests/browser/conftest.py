@@ -50,8 +50,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: str) -> Iterator[Any]:
-    """A fresh browser context on the live server; fails if it reached anything else."""
+    """A fresh browser context on the live server; fails if it reached anything else, or if
+    the Content-Security-Policy blocked anything a page of ours asked for."""
     outside: list[str] = []
+    blocked: list[str] = []
     context = browser.new_context(base_url=live_server, viewport=DESKTOP, accept_downloads=True)
 
     def guard(route: Any) -> None:
@@ -63,7 +65,14 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
 
     context.route("**/*", guard)
     opened = context.new_page()
+    opened.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     opened.set_default_timeout(20_000)
     yield opened
     context.close()
     assert outside == [], f"the browser tried to reach: {outside}"
+    assert blocked == [], f"the page's own Content-Security-Policy blocked: {blocked}"
