@@ -343,6 +343,30 @@ def test_our_credential_verifies_in_every_form(client: FlaskClient, issued: dict
         assert summary["evidence"][0]["url"] == "https://example.org/e/1"
 
 
+def test_a_link_to_our_own_credential_is_read_from_storage(
+    client: FlaskClient, issued: dict[str, Any]
+) -> None:
+    """An employer pastes the earner's page link: nothing is fetched (our own host is not
+    reachable from these tests, as it may not be from the server itself)."""
+    page = issued["links"]["page"]
+    for link, read_as in [
+        (page, "JSON"),
+        (f"{page}?utm_source=linkedin", "JSON"),
+        (issued["links"]["png"], "JSON"),
+        (issued["links"]["jwt"], "VC-JWT"),
+    ]:
+        body = verify(client, json={"url": link})
+        assert body["verified"] is True, (link, body["checks"])
+        assert read_as in body["checks"][0]["message"], body["checks"][0]
+    for missing in [f"{page[:-4]}0000", f"{page}.html"]:
+        response = client.post("/api/v1/verify", json={"url": missing})
+        assert response.status_code == 404, missing
+        assert response.json["code"] == "credential_not_found"  # type: ignore[index]
+    form = client.post("/verify", data={"url": page})
+    assert form.status_code == 200
+    assert "genuine" in form.get_data(as_text=True).lower()
+
+
 def test_a_batch_gets_one_report_each(client: FlaskClient, issued: dict[str, Any]) -> None:
     tampered = copy.deepcopy(issued["credential"])
     tampered["name"] = "Something else"

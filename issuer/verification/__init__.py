@@ -8,10 +8,12 @@ lists.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from issuer.errors import NotFound
 from issuer.verification.report import CheckOutcome, VerificationReport
-from issuer.verification.service import VerificationService
+from issuer.verification.service import OwnCredentialSource, VerificationService
 from issuer.verification.status import StatusListSource, StatusUnavailable
 
 __all__ = ["CheckOutcome", "VerificationReport", "VerificationService", "build_for"]
@@ -28,8 +30,29 @@ def build_for(services: Any, config: Any) -> VerificationService:
         base_url=services.base_url,
         allow_hosts=config.get("FETCH_ALLOW_HOSTS"),
         own_status_list=_own_status_lists(services),
+        own_credentials=_own_credentials(services),
         max_json_depth=int(config.get("MAX_JSON_DEPTH", 32)),
     )
+
+
+def _own_credentials(services: Any) -> OwnCredentialSource:
+    """Our credentials, by any of their links, straight from storage: the VC-JWT for the
+    ``.jwt`` link, the Data Integrity credential for the page and every other form."""
+    prefix = f"{services.base_url}/credentials/"
+
+    def credential(url: str) -> bytes | None:
+        if not url.startswith(prefix):
+            return None
+        name = url[len(prefix) :].split("#", 1)[0].split("?", 1)[0]
+        credential_id, dot, form = name.partition(".")
+        if dot and form not in ("json", "jwt", "png", "svg"):
+            raise NotFound("credential_not_found", "There is no such credential.")
+        issued = services.issuance.get(credential_id)
+        if form == "jwt":
+            return str(issued.jwt).encode("ascii")
+        return json.dumps(issued.credential, ensure_ascii=False).encode("utf-8")
+
+    return credential
 
 
 def _own_status_lists(services: Any) -> StatusListSource | None:

@@ -34,6 +34,9 @@ from issuer.verification.report import FAIL, PASS, CheckOutcome, VerificationRep
 from issuer.verification.status import StatusCheck, StatusLists, StatusListSource
 
 MAX_BATCH = 50
+# Our own credential's bytes for a link to it (its page, .json, .jwt, ...), None for any other
+# link. Raises NotFound for a link of ours to no credential.
+OwnCredentialSource = Callable[[str], bytes | None]
 _ACCEPT = "application/vc+ld+json, application/vc+jwt, application/json, image/png, image/svg+xml"
 
 
@@ -46,11 +49,13 @@ class VerificationService:
         status_lists: StatusListSource,
         fetcher: Fetcher | None,
         *,
+        own_credentials: OwnCredentialSource | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_json_depth: int = 32,
     ) -> None:
         self._resolver = resolver
         self._fetcher = fetcher
+        self._own_credentials = own_credentials
         self._clock = clock
         self._max_json_depth = max_json_depth
         self._policy = AllOf(
@@ -72,12 +77,14 @@ class VerificationService:
         base_url: str,
         allow_hosts: str | Iterable[str] | None = None,
         own_status_list: StatusListSource | None = None,
+        own_credentials: OwnCredentialSource | None = None,
         documents: Mapping[str, dict[str, Any]] | None = None,
         fetcher: Fetcher | None = None,
         clock: Callable[[], datetime] | None = None,
         max_json_depth: int = 32,
     ) -> VerificationService:
-        """The service for our issuer: own keys and status lists locally, others over https.
+        """The service for our issuer: own keys, status lists and credentials locally, others
+        over https.
 
         Raises InvalidInput ``fetch_allow_hosts_invalid``.
         """
@@ -96,6 +103,7 @@ class VerificationService:
             resolver,
             status_lists,
             fetcher,
+            own_credentials=own_credentials,
             clock=clock or (lambda: datetime.now(UTC)),
             max_json_depth=max_json_depth,
         )
@@ -123,16 +131,20 @@ class VerificationService:
         return self.verify_presented(read_jwt(token), recipient=recipient)
 
     def verify_url(self, url: Any, *, recipient: str | None = None) -> VerificationReport:
-        """Fetch ``url`` (through the one fetcher) and verify what it holds.
+        """Verify what ``url`` holds: one of our credentials read locally (an employer pastes
+        the earner's page link), anything else fetched through the one fetcher.
 
-        Raises FetchError (``fetch_*``) when it cannot be fetched, and as ``verify_bytes``.
+        Raises FetchError (``fetch_*``) when it cannot be fetched, NotFound
+        ``credential_not_found`` for a link of ours to no credential, and as ``verify_bytes``.
         """
-        if self._fetcher is None:
-            raise FetchError("fetch_disabled", "Fetching credentials from links is turned off.")
         if not isinstance(url, str):
             raise FetchError("fetch_url_invalid", "The link is not a URL.")
-        fetched = self._fetcher.get(url, accept=_ACCEPT)
-        report = self.verify_bytes(fetched.body, recipient=recipient)
+        body = self._own_credentials(url) if self._own_credentials is not None else None
+        if body is None:
+            if self._fetcher is None:
+                raise FetchError("fetch_disabled", "Fetching credentials from links is turned off.")
+            body = self._fetcher.get(url, accept=_ACCEPT).body
+        report = self.verify_bytes(body, recipient=recipient)
         return VerificationReport(report.checks, report.credential, source=url)
 
     def verify_presented(
