@@ -134,6 +134,12 @@ def _stored(message: EmailMessage) -> str:
     )
 
 
+def _one_line(text: str) -> str:
+    """``text`` fit for a header: every line break Python knows (U+2028, U+0085, ...) is a
+    space, as a header value may not hold one."""
+    return " ".join(text.splitlines())
+
+
 def _ascii_domain(address: str) -> str:
     """``address`` with its domain in IDNA (``exämple.org`` → ``xn--exmple-cua.org``), which
     every mail server accepts; a non-ASCII local part stays (it needs SMTPUTF8)."""
@@ -189,11 +195,12 @@ You can hide it or show it again with your
 </body></html>
 """
     message = EmailMessage()
-    message["Subject"] = f"Your badge: {achievement_name}"
+    message["Subject"] = f"Your badge: {_one_line(achievement_name)}"
     message["From"] = sender
     # Not formataddr, which refuses a non-ASCII local part.
     address = _ascii_domain(recipient)
-    message["To"] = f'"{quote(recipient_name)}" <{address}>' if recipient_name else address
+    name = _one_line(recipient_name)
+    message["To"] = f'"{quote(name)}" <{address}>' if name else address
     message["Date"] = formatdate(localtime=False)
     sender_domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
     message["Message-ID"] = make_msgid(domain=sender_domain)

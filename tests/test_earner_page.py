@@ -465,6 +465,23 @@ def test_a_failing_mail_server_neither_fails_the_award_nor_loses_the_message(
 INTERNATIONAL = {"email": "José.Núñez@exämple.org", "name": "José Núñez"}
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_a_name_with_a_unicode_line_break_is_mailed_on_one_line(
+    app: Flask, client: FlaskClient, assessor_token: str, separator: str
+) -> None:
+    """The award takes the name as given; the e-mail header gets it on one line (a header
+    may hold no line break, and Python counts these as line breaks)."""
+    issued = award(
+        client, assessor_token, recipient={"email": EMAIL, "name": f"Grace{separator}Hopper"}
+    )
+    identities = issued["credential"]["credentialSubject"]["identifier"]
+    assert {"identityType": "name", "identityHash": f"Grace{separator}Hopper"}.items() <= next(
+        identity for identity in identities if identity["identityType"] == "name"
+    ).items()
+    (message,) = _messages(Path(app.config["OUTBOX_DIR"]))
+    assert message["To"].addresses[0].display_name == "Grace Hopper"
+
+
 def test_an_international_address_is_written_with_its_domain_in_idna(
     app: Flask, client: FlaskClient, assessor_token: str
 ) -> None:
