@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer.assessors import AssessorService, Principal
@@ -683,12 +684,15 @@ class BulkService:
                     store_with=claim_row,
                 )
                 status, credential_id = ISSUED, issued.id
-            except Conflict as refused:
-                if refused.code != "already_holds":
-                    raise
-                status, error = DUPLICATE, refused.message
             except IssuerError as failure:
+                status = DUPLICATE if failure.code == "already_holds" else FAILED
                 error = failure.message
+            except SQLAlchemyError:
+                raise  # The database is unwell: stop here; the job resumes after its lease.
+            except Exception:
+                # One row the service cannot handle must not hold up the rest of the job.
+                log.exception("Bulk job %s row %s: unexpected error", job.id, row.row_number)
+                error = "It could not be issued because of an error in the service (see its log)."
         # A new award set its row in its own transaction; this records every other outcome.
         with self._db.write() as session:
             self._set_row(session, job.id, row.row_number, status, credential_id, error)

@@ -9,6 +9,8 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oracles import official_schema_errors, openbadgeslib_verify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -286,3 +288,38 @@ def stored_rows(app: Flask) -> dict[str, int]:
             name: session.scalar(select(func.count()).select_from(model)) or 0
             for name, model in tables.items()
         }
+
+
+_ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=80)
+
+
+def test_no_recipient_or_evidence_text_makes_an_award_fail_unexpectedly(
+    client: FlaskClient, assessor_token: str
+) -> None:
+    """Any text in the earner's name, e-mail and evidence is awarded (and mailed) or refused
+    with a problem; never a 500. Both outcomes must occur, or the test proves nothing."""
+    statuses: list[int] = []
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        name=_ANY_TEXT,
+        local=st.one_of(st.from_regex(r"[a-z0-9._+-]{1,12}", fullmatch=True), _ANY_TEXT),
+        domain=st.sampled_from(["example.org", "exämple.org", "", "a..b"]),
+        narrative=_ANY_TEXT,
+        url=st.one_of(st.just("https://example.org/evidence"), _ANY_TEXT),
+    )
+    def award_any(name: str, local: str, domain: str, narrative: str, url: str) -> None:
+        response = client.post(
+            "/api/v1/awards",
+            headers={"Authorization": f"Bearer {assessor_token}"},
+            json={
+                "achievement": ACHIEVEMENT,
+                "recipient": {"email": f"{local}@{domain}", "name": name},
+                "evidence": [{"narrative": narrative, "url": url}],
+            },
+        )
+        assert response.status_code in (201, 422), response.json
+        statuses.append(response.status_code)
+
+    award_any()
+    assert {201, 422} <= set(statuses)

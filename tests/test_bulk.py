@@ -232,6 +232,33 @@ def test_the_same_file_run_twice_at_once_issues_each_award_once(
     assert len(events) == 6
 
 
+def test_a_row_that_cannot_be_issued_fails_alone_and_the_job_finishes(
+    app: Flask, assessor: Account
+) -> None:
+    """Row 2's idempotency key was already used for another award (say, by a script reusing
+    the job's keys): that row fails with the reason, the others are issued."""
+    service = app.extensions["assess"].bulk
+    who = principal(app, assessor)
+    rows = "A,a@example.org,Proficient,,,,\nB,b@example.org,Proficient,,,,\n"
+    job_id, _ = service.create_job(who, "two.csv", (HEADER + rows).encode(), address="")
+    app.extensions["issuer"].award(
+        who,
+        {"achievement": ACHIEVEMENT, "recipient": {"email": "someone@example.org"}},
+        f"bulk:{job_id}:2",
+        actor=who.email,
+        address=None,
+        details={},
+    )
+    service.start(who, job_id)
+    service.run_all("test-worker")
+    progress = service.progress(who, job_id)
+    assert progress.status == "done"
+    assert progress.counts == {"failed": 1, "issued": 1}
+    failed = service.job_rows(who, job_id, problems_only=True)
+    assert [(row.number, row.status) for row in failed] == [(2, "failed")]
+    assert "Idempotency-Key" in (failed[0].error or "")
+
+
 def test_another_assessors_job_is_not_found(app: Flask, assessor: Account) -> None:
     service = app.extensions["assess"].bulk
     job_id, _ = service.create_job(
