@@ -47,7 +47,7 @@ def main() -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app, where FlaskGroup (and the test runner) find them."""
-    for command in (init, frameworks, templates, assessors, award, revoke, verify, keys):
+    for command in (init, frameworks, templates, assessors, award, revoke, verify, keys, mail):
         app.cli.add_command(command)
 
 
@@ -253,6 +253,34 @@ def rotate_key(alg: str) -> None:
         _fail(error)
     services.keyring.reset()
     click.echo(f"New key: {created.describe()}. Restart the service to sign with it.")
+
+
+@click.group()
+def mail() -> None:
+    """The outgoing-mail outbox."""
+
+
+@mail.command("pending")
+@with_appcontext
+def mail_pending() -> None:
+    """Messages not sent yet: to whom, how many tries, the next one, the last error."""
+    waiting = _services().mail.outbox.pending()
+    for message in waiting:
+        upcoming = message.next_attempt_at
+        when = f"next try {upcoming:%Y-%m-%d %H:%M}Z" if upcoming else "given up"
+        click.echo(
+            f"{message.id}\t{message.recipient}\tcredential {message.credential_id}\t"
+            f"{message.attempts} tries, {when}\t{message.last_error or ''}"
+        )
+    click.echo(f"{len(waiting)} message(s) not sent.")
+
+
+@mail.command("send")
+@with_appcontext
+def mail_send() -> None:
+    """Deliver now every message that is due (what the service's delivery thread does)."""
+    sent = _services().mail.outbox.deliver_due()
+    click.echo(f"{sent} message(s) sent.")
 
 
 @click.command()

@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from support import PASSPHRASE, ROOT
+from sqlalchemy import update
+from support import PASSPHRASE, ROOT, free_port, smtp_server
 
 from issuer import create_app
+from issuer.storage.models import OutgoingMail
 
 
 @pytest.fixture
@@ -194,3 +197,38 @@ def test_frameworks_import_writes_one_template_per_level(
     source.write_text("{")
     refused = runner.invoke(args=["frameworks", "import", str(source)])
     assert refused.exit_code == 1 and "framework_invalid" in refused.output
+
+
+def test_the_outbox_from_the_command_line(fresh_config: dict[str, Any]) -> None:
+    """The mail server is down when the badge is awarded: the message waits, `issuer mail
+    pending` says why, and once the server is back and the retry is due, `issuer mail send`
+    delivers it."""
+    port = free_port()
+    config = {**fresh_config, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+    config["SMTP_STARTTLS"] = "false"
+    invoke(config, "init")
+    invoke(config, "assessors", "add", "lead@example.org", "--all")
+    awarded = invoke(
+        config,
+        "award", "--assessor", "lead@example.org",
+        "--achievement", "computer-user-support-specialists/advanced",
+        "--email", "earner@example.org",
+    )  # fmt: skip
+    assert awarded.exit_code == 0, awarded.output
+
+    waiting = invoke(config, "mail", "pending")
+    assert waiting.exit_code == 0
+    assert "earner@example.org" in waiting.output
+    assert "1 tries, next try" in waiting.output
+    assert "ConnectionRefusedError" in waiting.output
+    assert waiting.output.strip().endswith("1 message(s) not sent.")
+    assert invoke(config, "mail", "send").output.strip() == "0 message(s) sent."  # not due yet
+
+    app = create_app(config)
+    with app.extensions["issuer"].db.write() as session:
+        session.execute(update(OutgoingMail).values(next_attempt_at=datetime.now(UTC)))
+    app.extensions["issuer"].db.dispose()
+    with smtp_server(port) as received:
+        assert invoke(config, "mail", "send").output.strip() == "1 message(s) sent."
+    assert len(received) == 1
+    assert invoke(config, "mail", "pending").output.strip() == "0 message(s) not sent."

@@ -5,9 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
-import socketserver
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -19,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import BASE_URL
+from support import BASE_URL, free_port, smtp_server
 
 from issuer import badge_images, create_app
 from issuer.earner import SettingsLinks
@@ -372,42 +369,9 @@ def test_an_idempotent_replay_is_not_mailed_twice(
     assert len(_messages(Path(app.config["OUTBOX_DIR"]))) == 1
 
 
-class _SmtpHandler(socketserver.StreamRequestHandler):
-    """Just enough SMTP for smtplib to deliver one message (no TLS, no auth)."""
-
-    def handle(self) -> None:
-        self.wfile.write(b"220 test SMTP\r\n")
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            command = line.strip().upper()
-            if command.startswith((b"EHLO", b"HELO")):
-                self.wfile.write(b"250 test\r\n")
-            elif command == b"DATA":
-                self.wfile.write(b"354 go on\r\n")
-                data = b""
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data += chunk
-                self.server.received.append(data)  # type: ignore[attr-defined]
-                self.wfile.write(b"250 queued\r\n")
-            elif command == b"QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def smtp_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -445,19 +409,11 @@ def test_a_failing_mail_server_neither_fails_the_award_nor_loses_the_message(
     assert pending.next_attempt_at > datetime.now(UTC)
     assert services.mail.outbox.deliver_due() == 0
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", smtp_port), _SmtpHandler)
-    server.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        later = datetime.now(UTC) + timedelta(minutes=2)
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    with smtp_server(smtp_port) as received:
         assert services.mail.outbox.deliver_due(later) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
     assert services.mail.outbox.pending() == []
-    (raw,) = server.received  # type: ignore[attr-defined]
+    (raw,) = received
     assert f"{BASE_URL}/credentials/{issued['id']}".encode() in raw
     assert services.mail.outbox.deliver_due(later + timedelta(days=1)) == 0
 
@@ -504,18 +460,10 @@ def test_a_server_without_smtputf8_refuses_only_the_international_address(
     client = smtp_app.test_client()
     to_jose = award(client, token, recipient=INTERNATIONAL)
     award(client, token)
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", smtp_port), _SmtpHandler)
-    server.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with smtp_server(smtp_port) as received:
         assert services.mail.outbox.deliver_due(datetime.now(UTC) + timedelta(minutes=2)) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
     (waiting,) = services.mail.outbox.pending()
     assert waiting.credential_id == to_jose["id"]
     assert waiting.last_error.startswith("SMTPNotSupportedError")
-    (raw,) = server.received  # type: ignore[attr-defined]
+    (raw,) = received
     assert EMAIL.encode() in raw

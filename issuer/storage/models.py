@@ -271,8 +271,9 @@ Index("ix_bulk_job_rows_job_id_status", BulkJobRow.job_id, BulkJobRow.status)
 
 
 class OutgoingMail(Base):
-    """A message waiting in the outbox, or sent. Written right after the award commits and
-    delivered from here, with retries, so a mail failure never loses or blocks an award.
+    """A message waiting in the outbox, or sent. Written in the award's own transaction and
+    delivered from here after it commits, with retries, so a mail failure never loses or
+    blocks an award.
 
     ``next_attempt_at`` is when to try again (None once sent or given up); a worker claims a
     message by moving ``claimed_until`` forward, so two workers never send it at once.
