@@ -214,9 +214,8 @@ def award(
 def revoke(credential_id: str, reason: str) -> None:
     """Revoke a credential, permanently, as the operator (recorded as "cli")."""
     try:
-        revoked = _services().revocation.revoke(credential_id, reason, by=None)
-        _services().audit.record(
-            CLI_ACTOR, "credential.revoked", revoked.id, address=None, details={"reason": reason}
+        revoked = _services().revoke(
+            credential_id, reason, by=None, actor=CLI_ACTOR, address=None, details={"via": "cli"}
         )
     except IssuerError as error:
         _fail(error)

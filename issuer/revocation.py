@@ -228,6 +228,11 @@ class StatusAllocator:
         log.info("Status list %d is full", list_id)
 
 
+# What a caller stores with revocations, in their transaction (the audit records): called
+# with the session, the ids revoked now, and the reason.
+RevocationHook = Callable[[Session, Sequence[str], str], None]
+
+
 class RevocationService:
     def __init__(
         self,
@@ -251,9 +256,15 @@ class RevocationService:
         return self._allocator
 
     def revoke(
-        self, credential_id: str, reason: object, *, by: Principal | None
+        self,
+        credential_id: str,
+        reason: object,
+        *,
+        by: Principal | None,
+        store_with: RevocationHook | None = None,
     ) -> RevokedCredential:
-        """Revoke one credential, permanently. ``by`` None is the operator (the CLI).
+        """Revoke one credential, permanently, and store what ``store_with`` adds in the same
+        transaction. ``by`` None is the operator (the CLI).
 
         Raises InvalidInput ``reason_required`` / ``reason_invalid``, NotFound
         ``credential_not_found`` (also when ``by`` may not manage its level, so that
@@ -266,10 +277,19 @@ class RevocationService:
             revoked, already = _revoke_targets(session, targets, checked_reason, _actor(by), now)
             if already:
                 raise Conflict("already_revoked", "This credential was revoked before.")
+            if store_with is not None:
+                store_with(session, revoked, checked_reason)
         return RevokedCredential(id=revoked[0], revoked_at=now, reason=checked_reason)
 
-    def revoke_many(self, request: dict[str, Any], *, by: Principal | None) -> BulkRevocation:
-        """Revoke many credentials atomically: all of them, or none if any is unknown.
+    def revoke_many(
+        self,
+        request: dict[str, Any],
+        *,
+        by: Principal | None,
+        store_with: RevocationHook | None = None,
+    ) -> BulkRevocation:
+        """Revoke many credentials atomically: all of them (with what ``store_with`` adds for
+        those revoked now), or none if any is unknown.
 
         ``request`` is ``{"credentials": [ids]}`` or (operator and admins only)
         ``{"filter": {"assessor", "issuedFrom", "issuedUntil", "achievement"}}``, with a
@@ -295,6 +315,8 @@ class RevocationService:
                     raise Forbidden("admin_required", "Only an admin may revoke by filter.")
                 targets = _targets_by_filter(session, request["filter"])
             revoked, already = _revoke_targets(session, targets, checked_reason, _actor(by), now)
+            if store_with is not None:
+                store_with(session, revoked, checked_reason)
         return BulkRevocation(
             revoked=tuple(revoked), already_revoked=tuple(already), revoked_at=now
         )

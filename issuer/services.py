@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from issuer.frameworks import Template, TemplateCatalog, load_templates
 from issuer.issuance import AwardHook, IssuanceService, IssuedAward
 from issuer.keyring import Keyring
 from issuer.mail import MailService, MailSettings, Outbox, transport_for
-from issuer.revocation import RevocationService, StatusAllocator
+from issuer.revocation import (
+    BulkRevocation,
+    RevocationHook,
+    RevocationService,
+    RevokedCredential,
+    StatusAllocator,
+)
 from issuer.storage import Database, Session
 
 log = logging.getLogger("issuer")
@@ -178,6 +185,58 @@ class Services:
         issued = self.issuance.award(principal, request, idempotency_key, store_with=record)
         self.mail.wake()
         return issued
+
+    def revoke(
+        self,
+        credential_id: str,
+        reason: object,
+        *,
+        by: Principal | None,
+        actor: str,
+        address: str | None,
+        details: dict[str, Any],
+    ) -> RevokedCredential:
+        """Revoke one credential and record it in the audit log, in one transaction.
+
+        Raises as ``RevocationService.revoke``.
+        """
+        return self.revocation.revoke(
+            credential_id,
+            reason,
+            by=by,
+            store_with=self._audit_revocations(actor, address, details),
+        )
+
+    def revoke_many(
+        self,
+        request: dict[str, Any],
+        *,
+        by: Principal | None,
+        actor: str,
+        address: str | None,
+        details: dict[str, Any],
+    ) -> BulkRevocation:
+        """Revoke many credentials atomically, each recorded in the audit log in the same
+        transaction. Raises as ``RevocationService.revoke_many``."""
+        return self.revocation.revoke_many(
+            request, by=by, store_with=self._audit_revocations(actor, address, details)
+        )
+
+    def _audit_revocations(
+        self, actor: str, address: str | None, details: dict[str, Any]
+    ) -> RevocationHook:
+        def record(session: Session, revoked: Sequence[str], reason: str) -> None:
+            for credential_id in revoked:
+                self.audit.record(
+                    actor,
+                    "credential.revoked",
+                    credential_id,
+                    address=address,
+                    details={"reason": reason, **details},
+                    session=session,
+                )
+
+        return record
 
     def load_keys_if_present(self) -> None:
         """Load the keys now, so a wrong passphrase stops start-up; tolerate no keys yet."""

@@ -7,7 +7,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +22,11 @@ from openbadgeslib.ob3.status import check_credential_status
 from openbadgeslib.ob3.verifier import OB3VerificationError
 from oracles import official_schema_errors
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from issuer import config as issuer_config
 from issuer import create_app, status_list
-from issuer.errors import ConfigurationError
+from issuer.errors import ConfigurationError, Conflict
 from issuer.proofs import data_integrity, vc_jwt
 from issuer.revocation import LIST_VALIDITY, StatusAllocator
 from issuer.services import Services
@@ -439,6 +440,28 @@ def test_bulk_revocation_is_all_or_nothing(
     assert revocation.status_of(ids[0]).reason == "first"
     # One list changed once.
     assert _list_row(client.application, 1).version == version + 1
+    events = _services(client.application).audit.browse(action="credential.revoked").entries
+    assert sorted((e.subject, e.details["reason"]) for e in events) == sorted(
+        [(ids[0], "first")] + [(cid, "Cohort cancelled") for cid in ids[1:]]
+    )
+
+
+def test_a_revocation_is_stored_with_what_goes_with_it_or_not_at_all(
+    client: FlaskClient, assessor_token: str
+) -> None:
+    credential_id = _award(client, assessor_token)["id"]
+    services = _services(client.application)
+    version = _list_row(client.application, 1).version
+
+    def refuse(session: Session, revoked: Sequence[str], reason: str) -> None:
+        assert list(revoked) == [credential_id] and reason == "Fraud"
+        raise Conflict("refused", "A companion write failed.")
+
+    with pytest.raises(Conflict):
+        services.revocation.revoke(credential_id, "Fraud", by=None, store_with=refuse)
+    assert not services.revocation.status_of(credential_id).revoked
+    assert _list_row(client.application, 1).version == version
+    assert services.audit.browse(action="credential.revoked").entries == []
 
 
 @pytest.mark.parametrize(

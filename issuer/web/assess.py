@@ -432,8 +432,13 @@ def issued_list() -> tuple[str, int] | str:
 def revoke(credential_id: str) -> BaseResponse:
     who = principal()
     try:
-        revoked = services().revocation.revoke(
-            credential_id, request.form.get("reason", ""), by=who
+        revoked = services().revoke(
+            credential_id,
+            request.form.get("reason", ""),
+            by=who,
+            actor=who.email,
+            address=address(),
+            details={"via": "web"},
         )
     except InvalidInput as error:
         flash(error.message, "error")
@@ -441,13 +446,6 @@ def revoke(credential_id: str) -> BaseResponse:
     except Conflict as error:
         flash(error.message, "error")
         return redirect(_back_to_list())
-    workspace().audit.record(
-        who.email,
-        "credential.revoked",
-        revoked.id,
-        address=address(),
-        details={"reason": revoked.reason},
-    )
     flash(f"Credential {revoked.id} is revoked.")
     return redirect(_back_to_list())
 

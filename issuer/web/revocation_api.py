@@ -16,13 +16,13 @@ def revoke(credential_id: str) -> Response:
     body = json_body()
     if set(body) - {"reason"}:
         raise InvalidInput("request_invalid", "The body holds only reason.")
-    revoked = services().revocation.revoke(credential_id, body.get("reason"), by=principal)
-    services().audit.record(
-        principal.email,
-        "credential.revoked",
-        revoked.id,
+    revoked = services().revoke(
+        credential_id,
+        body.get("reason"),
+        by=principal,
+        actor=principal.email,
         address=request.remote_addr,
-        details={"reason": revoked.reason, "via": "api"},
+        details={"via": "api"},
     )
     return jsonify(revoked.as_json())
 
@@ -31,13 +31,11 @@ def revoke(credential_id: str) -> Response:
 def revoke_many() -> Response:
     principal = bearer_principal()
     body = json_body()
-    result = services().revocation.revoke_many(body, by=principal)
-    for credential_id in result.revoked:
-        services().audit.record(
-            principal.email,
-            "credential.revoked",
-            credential_id,
-            address=request.remote_addr,
-            details={"reason": body.get("reason"), "via": "api", "bulk": True},
-        )
+    result = services().revoke_many(
+        body,
+        by=principal,
+        actor=principal.email,
+        address=request.remote_addr,
+        details={"via": "api", "bulk": True},
+    )
     return jsonify(result.as_json())
