@@ -33,7 +33,7 @@ from issuer.awarding import normalize_email, select_statements
 from issuer.errors import Conflict, InvalidInput, IssuerError, NotFound, PayloadTooLarge
 from issuer.frameworks import Template, TemplateCatalog
 from issuer.issuance import AwardHook, IssuedAward, parse_award_request
-from issuer.storage import Database
+from issuer.storage import Database, is_uuid
 from issuer.storage.models import (
     BulkJob,
     BulkJobRow,
@@ -743,7 +743,7 @@ class BulkService:
 
     def _job(self, principal: Principal, job_id: str) -> BulkJob:
         with self._db.read() as session:
-            job = session.get(BulkJob, job_id) if _is_uuid(job_id) else None
+            job = session.get(BulkJob, job_id) if is_uuid(job_id) else None
         if job is None or (job.assessor_id != principal.id and not principal.is_admin):
             raise NotFound("job_not_found", "There is no such bulk award.")
         return job
@@ -830,13 +830,6 @@ def _job_row(row: BulkJobRow) -> JobRow:
         credential_id=row.credential_id,
         error=row.error,
     )
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def _rowcount(result: Any) -> int:

@@ -37,7 +37,7 @@ from issuer.frameworks import TemplateCatalog
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, vc_jwt
 from issuer.revocation import StatusAllocator
-from issuer.storage import Database
+from issuer.storage import Database, is_uuid
 from issuer.storage.models import IdempotencyKey, IssuedCredential
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -190,7 +190,7 @@ class IssuanceService:
 
     def get(self, credential_id: str) -> IssuedAward:
         """The stored credential. Raises NotFound ``credential_not_found``."""
-        if not _is_uuid(credential_id):
+        if not is_uuid(credential_id):
             raise NotFound("credential_not_found", "There is no such credential.")
         with self._db.read() as session:
             record = session.get(IssuedCredential, credential_id)
@@ -282,13 +282,6 @@ def _check_idempotency_key(key: str) -> None:
 def _request_digest(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def _issued(record: IssuedCredential, credential: dict[str, Any]) -> IssuedAward:

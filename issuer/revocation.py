@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +35,7 @@ from issuer.awarding import format_datetime
 from issuer.errors import Conflict, Forbidden, InvalidInput, IssuerError, NotFound
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, vc_jwt
-from issuer.storage import Database
+from issuer.storage import Database, is_uuid
 from issuer.storage.models import (
     Assessor,
     IssuedCredential,
@@ -326,7 +325,7 @@ class RevocationService:
 
         Raises NotFound ``credential_not_found``.
         """
-        if not _is_uuid(credential_id):
+        if not is_uuid(credential_id):
             raise NotFound("credential_not_found", "There is no such credential.")
         with self._db.read() as session:
             row = session.execute(
@@ -474,7 +473,7 @@ def _targets_by_id(
 ) -> list[_Target]:
     """The credentials named, with their entries. Raises NotFound ``credential_not_found``
     for any that is unknown or that ``by`` may not manage."""
-    wanted = [cid for cid in dict.fromkeys(credential_ids) if _is_uuid(cid)]
+    wanted = [cid for cid in dict.fromkeys(credential_ids) if is_uuid(cid)]
     rows: list[Any] = []
     for chunk in _chunks(wanted, 500):
         rows.extend(session.execute(_target_query().where(IssuedCredential.id.in_(chunk))).all())
@@ -639,13 +638,6 @@ def _list_number(list_id: str) -> int:
     if not list_id.isascii() or not list_id.isdigit() or len(list_id) > 9:
         raise NotFound("status_list_not_found", "There is no such status list.")
     return int(list_id)
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -9,6 +9,7 @@ service scales out; the same code runs there unchanged.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Session is re-exported: it is the handle a service passes to another so that both write in
 # one transaction, without the passer touching the database itself.
-__all__ = ["MIGRATIONS_DIR", "Database", "Session"]
+__all__ = ["MIGRATIONS_DIR", "Database", "Session", "is_uuid"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -81,6 +82,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_uuid(text: object) -> bool:
+    """Whether ``text`` is a UUID in the canonical form the ids of credentials and bulk jobs
+    are stored in; anything else names no row, so it is answered without a query."""
+    if not isinstance(text, str):
+        return False
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _create_engine(url: str, **engine_options: Any) -> Engine:
