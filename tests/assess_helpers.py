@@ -1,4 +1,5 @@
-"""Helpers shared by the workspace tests: accounts, signing in, reading CSRF tokens."""
+"""Helpers shared by the workspace tests: accounts, signing in, reading CSRF tokens, counting
+credentials."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from issuer.storage.models import IssuedCredential
 
 ACHIEVEMENT = "computer-user-support-specialists/proficient"
 HTML = {"Accept": "text/html"}
@@ -57,3 +61,9 @@ def sign_in(client: FlaskClient, account: Account) -> str:
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return csrf_from(client.get("/assess/", headers=HTML).get_data(as_text=True))
+
+
+def issued_count(app: Flask) -> int:
+    """How many credentials are stored."""
+    with app.extensions["issuer"].db.read() as session:
+        return session.scalar(select(func.count()).select_from(IssuedCredential)) or 0

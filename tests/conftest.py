@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from oracles import official_schema_errors, openbadgeslib_verify
 from sqlalchemy import create_engine, select, text
-from support import BASE_URL, PASSPHRASE, SHARED, TEMPLATES_DIR
+from support import AWARD, BASE_URL, PASSPHRASE, SHARED, TEMPLATES_DIR
 from werkzeug.serving import make_server
 
 from issuer import create_app, keyring
@@ -168,6 +168,17 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def issued(client: FlaskClient, assessor_token: str) -> dict[str, Any]:
+    """The API's answer to the award ``support.AWARD``: id, credential, jwt, links."""
+    response = client.post(
+        "/api/v1/awards", headers={"Authorization": f"Bearer {assessor_token}"}, json=AWARD
+    )
+    assert response.status_code == 201, response.json
+    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    return body
 
 
 @pytest.fixture

@@ -17,6 +17,12 @@ CONFORMANCE = SHARED / "conformance" / "ob3"
 TEMPLATES_DIR = ROOT / "badge_templates"
 PASSPHRASE = "correct horse battery staple"
 BASE_URL = "https://badges.example.test"
+# The award most tests make (the ``issued`` fixture): a level, an earner, one piece of evidence.
+AWARD = {
+    "achievement": "computer-user-support-specialists/proficient",
+    "recipient": {"email": "Grace.Hopper@Example.org", "name": "Grace Hopper"},
+    "evidence": [{"narrative": "Ran the help desk for a week.", "url": "https://example.org/e/1"}],
+}
 
 
 def shared_path(*parts: str) -> Path:

@@ -10,14 +10,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from assess_helpers import ACHIEVEMENT, HTML, Account, make_account, sign_in
+from assess_helpers import ACHIEVEMENT, HTML, Account, issued_count, make_account, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from issuer import bulk
 from issuer.errors import InvalidInput
-from issuer.storage.models import BulkJob, IssuedCredential
+from issuer.storage.models import BulkJob
 
 pytestmark = pytest.mark.storage
 
@@ -42,11 +42,6 @@ BAD = (
 @pytest.fixture
 def assessor(app: Flask) -> Account:
     return make_account(app, "ada@example.org", levels=(ACHIEVEMENT,))
-
-
-def issued_count(app: Flask) -> int:
-    with app.extensions["issuer"].db.read() as session:
-        return session.scalar(select(func.count()).select_from(IssuedCredential)) or 0
 
 
 def principal(app: Flask, account: Account):  # type: ignore[no-untyped-def]

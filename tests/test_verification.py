@@ -29,7 +29,7 @@ from openbadgeslib.ob3.credential import Achievement, Issuer, OpenBadgeCredentia
 from openbadgeslib.ob3.did import did_key_from_pem
 from openbadgeslib.ob3.ldp import OB3LdpSigner
 from openbadgeslib.ob3.signer import OB3Signer
-from support import SHARED
+from support import AWARD, SHARED
 from test_baking import small_png
 from test_fetch import Answer, DocumentServer
 
@@ -41,11 +41,6 @@ from issuer.verification import VerificationReport, VerificationService, build_f
 from issuer.verification.status import decode_bitstring
 
 SAMPLES = SHARED / "conformance" / "ob3" / "test-vectors" / "validator-samples"
-AWARD = {
-    "achievement": "computer-user-support-specialists/proficient",
-    "recipient": {"email": "Grace.Hopper@Example.org", "name": "Grace Hopper"},
-    "evidence": [{"narrative": "Ran the help desk for a week.", "url": "https://example.org/e/1"}],
-}
 
 
 def samples() -> Path:
@@ -285,16 +280,6 @@ def test_an_older_proof_form_that_was_tampered_with_fails(
     report = sample_verifier.verify_document(credential)
     assert not report.verified
     assert outcomes(report)["proof"] == ("fail", code)
-
-
-@pytest.fixture
-def issued(client: FlaskClient, assessor_token: str) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/awards", headers={"Authorization": f"Bearer {assessor_token}"}, json=AWARD
-    )
-    assert response.status_code == 201, response.json
-    body: dict[str, Any] = response.json  # type: ignore[assignment]
-    return body
 
 
 def verify(client: FlaskClient, **kwargs: Any) -> dict[str, Any]:

@@ -21,22 +21,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from test_baking import chunk, itxt, small_png
 from test_fetch import Answer, DocumentServer
-from test_verification import AWARD
 
 from issuer import baking
 from issuer.fetch import Fetcher
 from issuer.verification import VerificationService
 from issuer.verification.status import StatusUnavailable, decode_bitstring
-
-
-@pytest.fixture
-def issued(client: FlaskClient, assessor_token: str) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/awards", headers={"Authorization": f"Bearer {assessor_token}"}, json=AWARD
-    )
-    assert response.status_code == 201
-    body: dict[str, Any] = response.json  # type: ignore[assignment]
-    return body
 
 
 def b64(data: bytes) -> str:

@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from assess_helpers import ACHIEVEMENT, Account, make_account
+from assess_helpers import ACHIEVEMENT, Account, issued_count, make_account
 from flask import Flask
-from sqlalchemy import func, select
-
-from issuer.storage.models import IssuedCredential
 
 CSV = (
     "name,email,level,statements,evidence_narrative,evidence_url,valid_until\n"
@@ -27,11 +24,6 @@ CSV = (
 @pytest.fixture
 def assessor(app: Flask) -> Account:
     return make_account(app, "assessor@example.org", levels=(ACHIEVEMENT,))
-
-
-def issued_count(app: Flask) -> int:
-    with app.extensions["issuer"].db.read() as session:
-        return session.scalar(select(func.count()).select_from(IssuedCredential)) or 0
 
 
 def sign_in(page: Any, account: Account, password: str | None = None) -> None:

@@ -10,22 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-from flask.testing import FlaskClient
 from test_baking import small_png
-from test_verification import AWARD
 
 from issuer import baking
-
-
-@pytest.fixture
-def issued(client: FlaskClient, assessor_token: str) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/awards", headers={"Authorization": f"Bearer {assessor_token}"}, json=AWARD
-    )
-    assert response.status_code == 201
-    body: dict[str, Any] = response.json  # type: ignore[assignment]
-    return body
 
 
 def test_uploading_a_baked_png_shows_it_is_genuine(
