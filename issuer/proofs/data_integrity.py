@@ -151,8 +151,7 @@ def canonicalize(document: dict[str, Any], *, engine: RdfcEngine | None = None) 
             ``protected_term_redefinition``, ``invalid_jsonld``,
             ``canonicalization_too_complex``, ``canonicalization_failed``.
     """
-    refuse_ambiguous_input(document)
-    _refuse_too_much_work(document)
+    refuse_unfit_input(document)
     if document.get("@context") is None:
         raise CanonicalizationError(
             "context_missing", "The document has no @context, so none of its terms mean anything."
@@ -160,19 +159,22 @@ def canonicalize(document: dict[str, Any], *, engine: RdfcEngine | None = None) 
     return (engine or pyld_rdfc)(document)
 
 
-def refuse_ambiguous_input(document: dict[str, Any]) -> None:
-    """Refuse a document on which JSON-LD canonicalizers are known to disagree.
+def refuse_unfit_input(document: dict[str, Any]) -> None:
+    """Refuse, in one walk, a document on which JSON-LD canonicalizers are known to disagree
+    or that is too big to canonicalize quickly (see the module docstring).
 
     Raises:
         CanonicalizationError: ``not_json`` if the value is not plain JSON (or not an
             object at the top); ``control_character`` if a key holds U+0000-U+001F or
             U+007F, or a string value holds one of them other than LF and CR;
             ``relative_iri`` / ``invalid_iri`` if an ``id`` or ``@id`` value is not an
-            absolute IRI or blank node identifier. ``details["path"]`` names the JSON
-            path.
+            absolute IRI or blank node identifier (``details["path"]`` names the JSON
+            path); ``document_too_complex`` past ``MAX_OBJECTS`` objects or
+            ``MAX_VALUE_PAIRS`` pairs of list values.
     """
     if not isinstance(document, dict):
         raise CanonicalizationError("not_json", "A JSON-LD document must be a JSON object.")
+    objects = pairs = 0
     for path, key, value in _walk_json(document):
         if key is not None:
             _refuse_control_character(key, f"{path} (key)", _CONTROL_CHARACTER_IN_KEY)
@@ -180,6 +182,16 @@ def refuse_ambiguous_input(document: dict[str, Any]) -> None:
             _refuse_control_character(value, path, _CONTROL_CHARACTER_IN_VALUE)
             if key in _ID_KEYS:
                 _refuse_non_absolute_iri(value, path)
+        elif isinstance(value, dict):
+            objects += 1
+        elif isinstance(value, list):
+            pairs += len(value) * (len(value) - 1) // 2
+    if objects > MAX_OBJECTS or pairs > MAX_VALUE_PAIRS:
+        raise CanonicalizationError(
+            "document_too_complex",
+            f"The document is too large to put in canonical form ({objects} objects, "
+            f"{pairs} pairs of list values; at most {MAX_OBJECTS} and {MAX_VALUE_PAIRS}).",
+        )
 
 
 def pyld_rdfc(document: dict[str, Any]) -> str:
@@ -422,22 +434,6 @@ def _walk_json(document: dict[str, Any]) -> Iterator[tuple[str, str | None, Any]
                 f"The value at {path} is a {type(value).__name__}, not JSON.",
                 {"path": path},
             )
-
-
-def _refuse_too_much_work(document: dict[str, Any]) -> None:
-    """Raise ``document_too_complex`` past ``MAX_OBJECTS`` or ``MAX_VALUE_PAIRS``."""
-    objects = pairs = 0
-    for _path, _key, value in _walk_json(document):
-        if isinstance(value, dict):
-            objects += 1
-        elif isinstance(value, list):
-            pairs += len(value) * (len(value) - 1) // 2
-    if objects > MAX_OBJECTS or pairs > MAX_VALUE_PAIRS:
-        raise CanonicalizationError(
-            "document_too_complex",
-            f"The document is too large to put in canonical form ({objects} objects, "
-            f"{pairs} pairs of list values; at most {MAX_OBJECTS} and {MAX_VALUE_PAIRS}).",
-        )
 
 
 def _refuse_control_character(text: str, path: str, refused: re.Pattern[str]) -> None:
