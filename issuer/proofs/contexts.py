@@ -30,6 +30,7 @@ Provenance of the pins (checked against ``/work/shared/conformance/ob3/contexts`
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import threading
@@ -196,3 +197,26 @@ def _read_pinned(url: str, pinned: PinnedContext) -> dict[str, Any]:
             {"url": url},
         )
     return document
+
+
+@functools.cache
+def json_literal_terms() -> frozenset[str]:
+    """Every term any pinned context types ``@json``: its values are JSON data, not JSON-LD.
+
+    Raises:
+        CanonicalizationError: as ``load_context``.
+    """
+    terms: set[str] = set()
+    for url in ALLOWED_CONTEXTS:
+        definitions: list[Any] = [load_context(url).get("@context")]
+        while definitions:
+            context = definitions.pop()
+            if isinstance(context, list):
+                definitions.extend(context)
+            elif isinstance(context, dict):
+                for term, definition in context.items():
+                    if isinstance(definition, dict):
+                        if definition.get("@type") == "@json":
+                            terms.add(term)
+                        definitions.append(definition.get("@context"))
+    return frozenset(terms)

@@ -34,7 +34,7 @@ from issuer.did_resolution import (
 )
 from issuer.errors import InvalidInput, ProofError
 from issuer.multibase import decode_base58btc
-from issuer.proofs import data_integrity, vc_jwt
+from issuer.proofs import data_integrity, plain_form, vc_jwt
 from issuer.verification.checks import VerificationContext
 
 LEGACY_CRYPTOSUITE = "eddsa-2022"
@@ -156,11 +156,15 @@ def verify_data_integrity_proof(
 
     Raises ProofError (``proof_malformed``, ``proof_type_unsupported``,
     ``cryptosuite_unsupported``, ``proof_purpose_invalid``, ``verification_method_missing``,
-    ``signature_invalid``, ...), CanonicalizationError, KeyResolutionError
+    ``signature_invalid``, ...), CanonicalizationError (``document_not_compacted``, ...),
+    KeyResolutionError
     (``verification_method_not_issuers``, ``verification_method_not_listed``, ``fetch_*``...).
     """
     if not isinstance(proof, dict):
         raise ProofError("proof_malformed", "A proof is not a JSON object.")
+    # The checks read JSON; the proof covers RDF. Only a document in plain form reads as
+    # it is signed (issuer.proofs.plain_form).
+    plain_form.refuse_unplain_form(credential)
     proof_type = proof.get("type")
     suite: Any
     if proof_type == LEGACY_PROOF_TYPE:
