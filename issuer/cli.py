@@ -313,7 +313,10 @@ def verify(source: str, email: str | None, as_json: bool) -> None:
         issuer = summary.get("issuer") or {}
         achievement = summary.get("achievement") or {}
         click.echo("VERIFIED" if report.verified else "NOT VERIFIED")
-        click.echo(f"  issuer: {issuer.get('name') or '-'} ({issuer.get('id') or '-'})")
+        if report.issuer_identity is not None:
+            click.echo(f"  signed by: {report.issuer_identity.describe()}")
+        named = f"{issuer.get('name') or '-'} ({issuer.get('id') or '-'})"
+        click.echo(f"  issuer (as it names itself): {named}")
         click.echo(f"  achievement: {achievement.get('name') or summary.get('name') or '-'}")
         click.echo(f"  valid from: {summary.get('validFrom') or '-'}")
         for outcome in report.checks:

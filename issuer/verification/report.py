@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from issuer.verification.identity import IssuerIdentity
+
 Status = Literal["pass", "fail", "warn"]
 
 PASS: Status = "pass"  # noqa: S105 (a check status, not a password)
@@ -40,11 +42,16 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """``verified`` is true only when no check failed and a proof was checked."""
+    """``verified`` is true only when no check failed and a proof was checked.
+
+    ``issuer_identity`` is what a good proof establishes of the issuer (None when the proof
+    did not verify); the issuer's own name in ``credential`` is only its claim.
+    """
 
     checks: tuple[CheckOutcome, ...]
     credential: dict[str, Any] | None = None
     source: str | None = None
+    issuer_identity: IssuerIdentity | None = None
     verified: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +77,7 @@ class VerificationReport:
             "verified": self.verified,
             "checks": [outcome.as_json() for outcome in self.checks],
             "credential": self.credential,
+            "issuerIdentity": self.issuer_identity.as_json() if self.issuer_identity else None,
         }
         if self.source is not None:
             body["source"] = self.source

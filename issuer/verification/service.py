@@ -6,6 +6,7 @@ a credential that was read gets a report, ``verified`` false when any check fail
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from issuer.verification.checks import (
     ValidityCheck,
     VerificationContext,
 )
+from issuer.verification.identity import proven_identity
 from issuer.verification.proof import ProofCheck, issuer_id_of
 from issuer.verification.reading import (
     PresentedCredential,
@@ -144,8 +146,7 @@ class VerificationService:
             if self._fetcher is None:
                 raise FetchError("fetch_disabled", "Fetching credentials from links is turned off.")
             body = self._fetcher.get(url, accept=_ACCEPT).body
-        report = self.verify_bytes(body, recipient=recipient)
-        return VerificationReport(report.checks, report.credential, source=url)
+        return dataclasses.replace(self.verify_bytes(body, recipient=recipient), source=url)
 
     def verify_presented(
         self, presented: PresentedCredential, *, recipient: str | None = None
@@ -164,8 +165,16 @@ class VerificationService:
         outcomes = [read, *self._policy.run(context)]
         if checks:
             outcomes.extend(AllOf(checks).run(context))
+        issuer_id = issuer_id_of(presented.credential)
+        proven = any(outcome.check == "proof" and outcome.status != FAIL for outcome in outcomes)
         return VerificationReport(
-            tuple(outcomes), summarize(presented.credential, form=presented.form)
+            tuple(outcomes),
+            summarize(presented.credential, form=presented.form),
+            issuer_identity=(
+                proven_identity(issuer_id, own_did=self._resolver.own_did)
+                if proven and issuer_id is not None
+                else None
+            ),
         )
 
     @staticmethod
