@@ -4,14 +4,20 @@ Python's ``json`` module accepts things other JSON readers do not (``NaN``, dupl
 lone surrogates) and would let a deeply nested document exhaust the stack. Two readers that
 disagree about a document are a security hole when one of them checks a signature, so
 everything from outside goes through ``parse`` and is refused with a stable code instead.
+Numbers too are kept to what every reader reads alike: an integer of more than
+``MAX_NUMBER_DIGITS`` digits (Python refuses to convert past 4,300; JavaScript reads it as
+a rounded float) and a number that overflows a double (``1e400``) are refused.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from issuer.errors import InvalidInput, PayloadTooLarge
+
+MAX_NUMBER_DIGITS = 100
 
 
 def parse(body: bytes, *, max_bytes: int, max_depth: int, require_object: bool = True) -> Any:
@@ -19,7 +25,8 @@ def parse(body: bytes, *, max_bytes: int, max_depth: int, require_object: bool =
 
     Raises PayloadTooLarge (``payload_too_large``) over ``max_bytes``, and InvalidInput with
     ``json_not_utf8``, ``json_malformed``, ``json_constant_not_allowed``,
-    ``json_duplicate_key``, ``json_too_deep``, ``json_lone_surrogate`` or ``json_not_object``.
+    ``json_duplicate_key``, ``json_too_deep``, ``json_lone_surrogate``, ``json_number_too_large``
+    or ``json_not_object``.
     """
     if len(body) > max_bytes:
         raise PayloadTooLarge(
@@ -33,7 +40,11 @@ def parse(body: bytes, *, max_bytes: int, max_depth: int, require_object: bool =
         ) from None
     try:
         value = json.loads(
-            text, object_pairs_hook=_object_without_duplicates, parse_constant=_refuse_constant
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_refuse_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
         )
     except RecursionError:
         raise InvalidInput(
@@ -63,6 +74,25 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise InvalidInput("json_constant_not_allowed", f"{name} is not a JSON number.")
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise InvalidInput(
+            "json_number_too_large",
+            f"An integer has more than {MAX_NUMBER_DIGITS} digits.",
+        )
+    return int(literal)
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value) or len(literal) > 4 * MAX_NUMBER_DIGITS:
+        raise InvalidInput(
+            "json_number_too_large",
+            f"The number {literal[:40]} is too large or too long to be read alike everywhere.",
+        )
+    return value
 
 
 def _check_depth_and_strings(value: Any, max_depth: int) -> None:

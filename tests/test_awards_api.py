@@ -145,6 +145,7 @@ BAD_BODIES = [
     pytest.param(b"[]", 400, "json_not_object", id="array"),
     pytest.param(b'{"a": "\\ud800"}', 400, "json_lone_surrogate", id="lone-surrogate"),
     pytest.param(b'{"a": "\xff"}', 400, "json_not_utf8", id="not-utf8"),
+    pytest.param(b'{"statements": [' + b"1" * 4400 + b"]}", 400, "json_number_too_large", id="int"),
     pytest.param(b'{"a":' * 40 + b"1" + b"}" * 40, 400, "json_too_deep", id="too-deep"),
     pytest.param(b'{"a": "' + b"x" * 1_100_000 + b'"}', 413, "payload_too_large", id="too-large"),
     pytest.param({"recipient": {"email": "a@b.org"}}, 422, "request_invalid", id="no-achievement"),

@@ -390,6 +390,20 @@ UNREADABLE: list[tuple[str, dict[str, Any], int, str]] = [
     ("NaN", {"data": b'{"a": NaN}'}, 400, "json_constant_not_allowed"),
     ("lone surrogate", {"data": b'{"a": "\\ud800"}'}, 400, "json_lone_surrogate"),
     ("not UTF-8 JSON", {"data": b'{"a": "\xff"}'}, 400, "json_not_utf8"),
+    ("5,000-digit integer", {"data": b'{"a": ' + b"9" * 5000 + b"}"}, 400, "json_number_too_large"),
+    ("number past a double", {"data": b'{"a": [1e400]}'}, 400, "json_number_too_large"),
+    (
+        "batch with a long integer",
+        {"data": b'[{"a": -' + b"1" * 4400 + b"}]"},
+        400,
+        "json_number_too_large",
+    ),
+    (
+        "PNG with a long integer",
+        {"data": small_png(itxt(b'{"a": ' + b"7" * 4400 + b"}"))},
+        400,
+        "json_number_too_large",
+    ),
     ("garbage", {"data": b"\x00\x01\x02 hello"}, 422, "input_unrecognised"),
     ("plain words", {"data": b"this is my badge"}, 422, "input_unrecognised"),
     ("oversized token", {"data": b"a" * 300_000 + b".b.c"}, 413, "payload_too_large"),
@@ -519,3 +533,18 @@ def test_the_page_shows_the_verdict_in_plain_words(
     junk = client.post("/verify", data={"credential": "hello"})
     assert junk.status_code == 200
     assert b"input_unrecognised" in junk.data
+    huge = client.post("/verify", data={"credential": '{"a": ' + "9" * 5000 + "}"})
+    assert huge.status_code == 200
+    assert b"json_number_too_large" in huge.data
+
+
+def test_a_jwt_payload_with_a_long_integer_is_refused_with_a_code(
+    client: FlaskClient, issued: dict[str, Any]
+) -> None:
+    header, _, signature = issued["jwt"].split(".")
+    payload = b64(b'{"nbf": ' + b"9" * 5000 + b"}")
+    response = client.post(
+        "/api/v1/verify", data=f"{header}.{payload}.{signature}", content_type="application/vc+jwt"
+    )
+    assert response.status_code == 422
+    assert response.json["code"] == "jwt_malformed" and "digits" in response.json["detail"]

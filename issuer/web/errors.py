@@ -37,6 +37,7 @@ _STATUS_BY_CODE = {
     "json_duplicate_key": 400,
     "json_too_deep": 400,
     "json_lone_surrogate": 400,
+    "json_number_too_large": 400,
     "json_not_object": 400,
     "unsupported_media_type": 415,
     "idempotency_key_reused": 422,
