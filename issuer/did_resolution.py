@@ -5,12 +5,22 @@ speak for this issuer" is a ``ControllerDocument``: the keys (verification metho
 subset listed under ``assertionMethod``, the purpose both proofs declare.
 
 - Our own DID is answered from the keyring: no HTTP, even to ourselves.
-- ``did:key`` is its own document (Ed25519 and P-256 Multikeys).
+- ``did:key`` and ``did:jwk`` are their own documents (a did:key holds an Ed25519, P-256 or
+  P-384 Multikey; a did:jwk holds a public JWK).
 - ``did:web`` becomes an https URL as the did:web specification says
   (``did:web:h%3A8443:a:b`` → ``https://h:8443/a/b/did.json``; no path →
   ``/.well-known/did.json``) and is fetched through ``issuer.fetch``.
 - An https issuer's keys come from a controller document at the verification method's
-  URL (Data Integrity) or from ``/.well-known/jwks.json`` of its origin (VC-JWT).
+  URL (Data Integrity) or from a JWK Set on its origin (VC-JWT): the one a ``kid`` such as
+  ``https://issuer.example/jwks.json#key-1`` names, else ``/.well-known/jwks.json``.
+
+Every key is read here, into a ``cryptography`` public key object with its JOSE algorithm
+(``VerificationMethod.public_key`` / ``alg``), from any of the published forms:
+``Multikey`` and ``Ed25519VerificationKey2020`` (``publicKeyMultibase``),
+``Ed25519VerificationKey2018`` (``publicKeyBase58``), ``JsonWebKey`` and ``JsonWebKey2020``
+(``publicKeyJwk``: OKP Ed25519, EC P-256 / P-384, RSA of 2048 bits or more). A JWK holding
+private members is refused outright (``jwk_private_key``): a document that publishes a
+private key has given it away, so nothing it signs can be trusted.
 
 ``documents`` pins documents by URL (a trust list kept offline); a pinned URL is never
 fetched.
@@ -40,8 +50,23 @@ MIN_RSA_BITS = 2048
 
 _ED25519_CODEC = b"\xed\x01"
 _P256_CODEC = b"\x80\x24"
+_P384_CODEC = b"\x81\x24"
+# JWK members that hold private (or symmetric) key material (RFC 7518 §6.2.2, §6.3.2, §6.4).
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+# Each verification method type and the member its key is in; a method of another type is
+# read by whichever of the members it has.
+METHOD_KEY_MEMBERS = {
+    "Multikey": "publicKeyMultibase",
+    "Ed25519VerificationKey2020": "publicKeyMultibase",
+    "Ed25519VerificationKey2018": "publicKeyBase58",
+    "JsonWebKey": "publicKeyJwk",
+    "JsonWebKey2020": "publicKeyJwk",
+}
+_ED25519_ONLY_TYPES = frozenset({"Ed25519VerificationKey2020", "Ed25519VerificationKey2018"})
 _DID_WEB = re.compile(r"did:web:([A-Za-z0-9.\-]+(?:%3[Aa][0-9]{1,5})?)((?::[A-Za-z0-9._~\-]+)*)")
 _DID_KEY = re.compile(r"did:key:(z[1-9A-HJ-NP-Za-km-z]{40,200})")
+_DID_JWK = re.compile(r"did:jwk:([A-Za-z0-9_-]{20,4096})")
+_BASE58 = re.compile(r"[1-9A-HJ-NP-Za-km-z]{40,50}")
 
 
 class KeyResolutionError(KeyringError):
@@ -52,12 +77,18 @@ class KeyResolutionError(KeyringError):
 
 @dataclass(frozen=True)
 class VerificationMethod:
-    """One published public key: its id (a DID URL or URL), controller and JOSE algorithm."""
+    """One published public key: its id (a DID URL or URL), controller and JOSE algorithm.
+
+    ``public_key`` is a ``cryptography`` public key object (Ed25519, EC P-256 / P-384 or
+    RSA); ``alg`` is the one JOSE algorithm it verifies (EdDSA, ES256, ES384, RS256);
+    ``type`` is the verification method type the document gave (empty when none).
+    """
 
     id: str
     controller: str
     alg: str
     public_key: PublicKeyObject
+    type: str = ""
 
     @property
     def kid(self) -> str:
@@ -123,6 +154,8 @@ class IssuerKeyResolver:
             return self._local_document()
         if identifier.startswith("did:key:"):
             return did_key_document(identifier)
+        if identifier.startswith("did:jwk:"):
+            return did_jwk_document(identifier)
         if identifier.startswith("did:web:"):
             document = self._fetch_json(did_web_url(identifier))
             return parse_controller_document(document, identifier, source="did:web")
@@ -132,37 +165,46 @@ class IssuerKeyResolver:
         raise KeyResolutionError(
             "identifier_unsupported",
             f"Keys of {identifier.split(':', 2)[0][:40]}: identifiers cannot be looked up; only "
-            "did:web, did:key and https issuers can.",
+            "did:web, did:key, did:jwk and https issuers can.",
         )
 
     def published_jwks(self, issuer_id: str) -> list[VerificationMethod]:
         """The keys an https issuer publishes at ``/.well-known/jwks.json`` of its origin,
         each named ``<issuer_id>#<thumbprint or kid>``.
 
-        Raises KeyResolutionError as ``controller_document`` does, and
-        ``jwks_invalid`` for a document that is not a JWK Set.
+        Raises KeyResolutionError as ``controller_document`` does, ``jwks_invalid`` for a
+        document that is not a JWK Set and ``jwk_private_key`` for one holding a private key.
         """
-        parts = urlsplit(issuer_id)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise KeyResolutionError("identifier_unsupported", "The issuer is not an https URL.")
-        document = self._fetch_json(f"{parts.scheme}://{parts.netloc}/.well-known/jwks.json")
-        keys = document.get("keys")
-        if not isinstance(keys, list) or len(keys) > MAX_METHODS:
-            raise KeyResolutionError("jwks_invalid", "The issuer's JWK Set has no usable keys.")
-        methods = []
-        for jwk in keys:
-            if not isinstance(jwk, dict):
-                continue
-            try:
-                public_key, alg = key_from_jwk(jwk)
-            except KeyResolutionError:
-                continue
-            if isinstance(jwk.get("alg"), str) and jwk["alg"] != alg:
-                continue
-            methods.append(
-                VerificationMethod(f"{issuer_id}#{_jwk_name(jwk)}", issuer_id, alg, public_key)
+        origin = _https_origin(issuer_id)
+        document = self._fetch_json(f"{origin}/.well-known/jwks.json")
+        return [
+            VerificationMethod(f"{issuer_id}#{_jwk_name(jwk)}", issuer_id, alg, key, "JsonWebKey")
+            for jwk, key, alg in _jwk_set_keys(document)
+        ]
+
+    def jwk_set_key(self, issuer_id: str, kid_url: str) -> VerificationMethod:
+        """The key a ``kid`` such as ``https://issuer.example/jwks.json#key-1`` names: the
+        JWK whose ``kid`` is the fragment (or the whole URL) in the JWK Set at that URL,
+        which must be on the https issuer's own origin.
+
+        Raises KeyResolutionError ``jwks_not_issuers`` (another origin, or an issuer that
+        is no https URL), ``unknown_key`` (no such JWK), and as ``published_jwks``.
+        """
+        set_url, _, fragment = kid_url.partition("#")
+        if not fragment or _https_origin(issuer_id, "jwks_not_issuers") != _https_origin(
+            set_url, "jwks_not_issuers"
+        ):
+            raise KeyResolutionError(
+                "jwks_not_issuers",
+                "The JWT names a JWK Set that is not on the issuer's own website.",
             )
-        return methods
+        document = self._fetch_json(set_url)
+        for jwk, key, alg in _jwk_set_keys(document):
+            if jwk.get("kid") in (fragment, kid_url):
+                return VerificationMethod(kid_url, issuer_id, alg, key, "JsonWebKey")
+        raise KeyResolutionError(
+            "unknown_key", f"The JWK Set {set_url[:200]} holds no usable key {fragment[:80]}."
+        )
 
     def _local_document(self) -> ControllerDocument:
         methods = {
@@ -230,12 +272,36 @@ def did_key_document(did: str) -> ControllerDocument:
     multikey = match.group(1)
     public_key, alg = key_from_multikey(multikey)
     method_id = f"{base}#{multikey}"
-    method = VerificationMethod(method_id, base, alg, public_key)
+    method = VerificationMethod(method_id, base, alg, public_key, "Multikey")
     return ControllerDocument(base, {method_id: method}, frozenset({method_id}), "did:key")
 
 
+def did_jwk_document(did: str) -> ControllerDocument:
+    """The document a ``did:jwk`` stands for: its one key, ``<did>#0``, listed for assertions.
+
+    Raises KeyResolutionError ``did_invalid`` for a did:jwk that is not base64url JSON,
+    ``jwk_private_key`` when the JWK holds private members and ``key_invalid`` for a key
+    of another kind.
+    """
+    base = did.split("#", 1)[0]
+    match = _DID_JWK.fullmatch(base)
+    if match is None:
+        raise KeyResolutionError("did_invalid", "The did:jwk identifier is not well-formed.")
+    try:
+        jwk = strict_json.parse(_b64url(match.group(1)), max_bytes=4096, max_depth=2)
+    except (InvalidInput, ValueError):
+        raise KeyResolutionError("did_invalid", "The did:jwk does not hold a JSON JWK.") from None
+    if not isinstance(jwk, dict):
+        raise KeyResolutionError("did_invalid", "The did:jwk does not hold a JSON JWK.")
+    public_key, alg = key_from_jwk(jwk)
+    method_id = f"{base}#0"
+    method = VerificationMethod(method_id, base, alg, public_key, "JsonWebKey")
+    return ControllerDocument(base, {method_id: method}, frozenset({method_id}), "did:jwk")
+
+
 def key_from_multikey(multikey: str) -> tuple[PublicKeyObject, str]:
-    """An Ed25519 or P-256 public key from its Multikey encoding, with its JOSE algorithm.
+    """An Ed25519, P-256 or P-384 public key from its Multikey encoding, with its JOSE
+    algorithm (EdDSA, ES256, ES384).
 
     Raises KeyResolutionError ``key_invalid``.
     """
@@ -249,38 +315,81 @@ def key_from_multikey(multikey: str) -> tuple[PublicKeyObject, str]:
         if decoded.startswith(_P256_CODEC) and len(decoded) == 35:
             point = decoded[2:]
             return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point), "ES256"
+        if decoded.startswith(_P384_CODEC) and len(decoded) == 51:
+            point = decoded[2:]
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), point), "ES384"
     except ValueError:
         pass
-    raise KeyResolutionError("key_invalid", "The Multikey is not an Ed25519 or P-256 key.")
+    raise KeyResolutionError("key_invalid", "The Multikey is not an Ed25519, P-256 or P-384 key.")
+
+
+def key_from_base58(text: str) -> tuple[ed25519.Ed25519PublicKey, str]:
+    """An Ed25519 key from ``publicKeyBase58`` (Ed25519VerificationKey2018): the 32 raw key
+    bytes in base58btc, without a multibase prefix.
+
+    Raises KeyResolutionError ``key_invalid``.
+    """
+    if not isinstance(text, str) or _BASE58.fullmatch(text) is None:
+        raise KeyResolutionError("key_invalid", "The publicKeyBase58 is not base58btc.")
+    raw = decode_base58btc("z" + text)
+    if len(raw) != 32:
+        raise KeyResolutionError("key_invalid", "The publicKeyBase58 is not an Ed25519 key.")
+    return ed25519.Ed25519PublicKey.from_public_bytes(raw), "EdDSA"
 
 
 def key_from_jwk(jwk: dict[str, Any]) -> tuple[PublicKeyObject, str]:
-    """A public key from a JWK (RSA ≥ 2048 bits, P-256, Ed25519) and its JOSE algorithm.
+    """A public key from a JWK (OKP Ed25519, EC P-256 / P-384, RSA ≥ 2048 bits) and its JOSE
+    algorithm; a JWK that names an ``alg`` must name that one.
 
-    Private members are ignored. Raises KeyResolutionError ``key_invalid``.
+    Raises KeyResolutionError ``jwk_private_key`` when the JWK holds private members
+    (``d``, ``p``, ``q``, ``dp``, ``dq``, ``qi``, ``oth``, ``k``) and ``key_invalid``
+    for anything else unusable.
     """
+    held = sorted(PRIVATE_JWK_MEMBERS & set(jwk))
+    if held:
+        raise KeyResolutionError(
+            "jwk_private_key",
+            f"A published key holds private key material ({', '.join(held)}); it has been "
+            "given away, so nothing it signs can be trusted.",
+        )
     try:
-        kty = jwk.get("kty")
-        if kty == "OKP" and jwk.get("crv") == "Ed25519":
-            raw = _b64url(jwk["x"])
-            return ed25519.Ed25519PublicKey.from_public_bytes(raw), "EdDSA"
-        if kty == "EC" and jwk.get("crv") == "P-256":
-            x, y = _b64url(jwk["x"]), _b64url(jwk["y"])
-            if len(x) != 32 or len(y) != 32:
-                raise ValueError("coordinate length")
-            numbers = ec.EllipticCurvePublicNumbers(
-                int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
-            )
-            return numbers.public_key(), "ES256"
-        if kty == "RSA":
-            n = int.from_bytes(_b64url(jwk["n"]), "big")
-            e = int.from_bytes(_b64url(jwk["e"]), "big")
-            if n.bit_length() < MIN_RSA_BITS:
-                raise ValueError("short RSA key")
-            return rsa.RSAPublicNumbers(e, n).public_key(), "RS256"
+        public_key, alg = _public_key_of_jwk(jwk)
     except (KeyError, TypeError, ValueError):
-        pass
-    raise KeyResolutionError("key_invalid", "The JWK is not a usable RSA, P-256 or Ed25519 key.")
+        public_key, alg = None, ""
+    if public_key is None or jwk.get("alg", alg) != alg:
+        raise KeyResolutionError(
+            "key_invalid", "The JWK is not a usable Ed25519, P-256, P-384 or RSA key."
+        )
+    return public_key, alg
+
+
+def _public_key_of_jwk(jwk: dict[str, Any]) -> tuple[PublicKeyObject | None, str]:
+    kty = jwk.get("kty")
+    if kty == "OKP" and jwk.get("crv") == "Ed25519":
+        raw = _b64url(jwk["x"])
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw), "EdDSA"
+    if kty == "EC" and jwk.get("crv") in _EC_CURVES:
+        curve, size, alg = _EC_CURVES[jwk["crv"]]
+        x, y = _b64url(jwk["x"]), _b64url(jwk["y"])
+        if len(x) != size or len(y) != size:
+            raise ValueError("coordinate length")
+        numbers = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve
+        )
+        return numbers.public_key(), alg
+    if kty == "RSA":
+        n = int.from_bytes(_b64url(jwk["n"]), "big")
+        e = int.from_bytes(_b64url(jwk["e"]), "big")
+        if n.bit_length() < MIN_RSA_BITS:
+            raise ValueError("short RSA key")
+        return rsa.RSAPublicNumbers(e, n).public_key(), "RS256"
+    return None, ""
+
+
+_EC_CURVES: dict[str, tuple[ec.EllipticCurve, int, str]] = {
+    "P-256": (ec.SECP256R1(), 32, "ES256"),
+    "P-384": (ec.SECP384R1(), 48, "ES384"),
+}
 
 
 def same_key(jwk: dict[str, Any], method: VerificationKey) -> bool:
@@ -331,21 +440,78 @@ def parse_controller_document(
 
 
 def _method(entry: Any, identifier: str) -> VerificationMethod | None:
+    """One verification method, or None when it is of a kind or shape we cannot use.
+
+    Raises KeyResolutionError ``jwk_private_key`` (see ``key_from_jwk``).
+    """
     if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
         return None
     controller = entry.get("controller")
     if not isinstance(controller, str):
         return None
-    try:
-        if isinstance(entry.get("publicKeyMultibase"), str):
-            public_key, alg = key_from_multikey(entry["publicKeyMultibase"])
-        elif isinstance(entry.get("publicKeyJwk"), dict):
-            public_key, alg = key_from_jwk(entry["publicKeyJwk"])
-        else:
-            return None
-    except KeyResolutionError:
+    declared_type = entry.get("type")
+    method_type = declared_type if isinstance(declared_type, str) else ""
+    member = METHOD_KEY_MEMBERS.get(method_type)
+    # A known type's key is in its own member only (an Ed25519VerificationKey2018 with a
+    # publicKeyJwk is malformed); another type is read by the member it has.
+    members = [member] if member else ["publicKeyMultibase", "publicKeyBase58", "publicKeyJwk"]
+    present = [name for name in members if name in entry]
+    if len(present) != 1:
         return None
-    return VerificationMethod(_absolute(entry["id"], identifier), controller, alg, public_key)
+    value = entry[present[0]]
+    public_key: PublicKeyObject
+    try:
+        if present[0] == "publicKeyJwk":
+            if not isinstance(value, dict):
+                return None
+            public_key, alg = key_from_jwk(value)
+        elif present[0] == "publicKeyBase58":
+            public_key, alg = key_from_base58(value)
+        else:
+            public_key, alg = key_from_multikey(value)
+    except KeyResolutionError as error:
+        if error.code == "jwk_private_key":
+            raise
+        return None
+    if method_type in _ED25519_ONLY_TYPES and alg != "EdDSA":
+        return None
+    return VerificationMethod(
+        _absolute(entry["id"], identifier), controller, alg, public_key, method_type
+    )
+
+
+def _jwk_set_keys(document: dict[str, Any]) -> list[tuple[dict[str, Any], PublicKeyObject, str]]:
+    """The usable keys of a JWK Set, each with its JWK and algorithm; others are skipped.
+
+    Raises KeyResolutionError ``jwks_invalid`` or ``jwk_private_key``.
+    """
+    keys = document.get("keys")
+    if not isinstance(keys, list) or len(keys) > MAX_METHODS:
+        raise KeyResolutionError("jwks_invalid", "The issuer's JWK Set has no usable keys.")
+    usable = []
+    for jwk in keys:
+        if not isinstance(jwk, dict):
+            continue
+        try:
+            public_key, alg = key_from_jwk(jwk)
+        except KeyResolutionError as error:
+            if error.code == "jwk_private_key":
+                raise
+            continue
+        usable.append((jwk, public_key, alg))
+    return usable
+
+
+def _https_origin(url: str, code: str = "identifier_unsupported") -> str:
+    """``https://host[:port]`` of an https URL. Raises KeyResolutionError ``code``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port out of range raises here.
+    except ValueError:
+        raise KeyResolutionError(code, "The URL is not well-formed.") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        raise KeyResolutionError(code, "The issuer is not an https URL.")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def _absolute(method_id: str, identifier: str) -> str:
