@@ -25,9 +25,13 @@ PublicKeyObject = ed25519.Ed25519PublicKey | rsa.RSAPublicKey | ec.EllipticCurve
 
 # The W3C Controlled Identifiers context defines both verification method types used here,
 # "Multikey" and "JsonWebKey" (the older "JsonWebKey2020" of jws-2020 is superseded by it).
+# The Multikey context defines "Multikey" too, with the same meaning; it is there because
+# Digital Bazaar's Ed25519 Multikey suite refuses a key that does not carry it, and a
+# resolver hands the suite the verification method with the DID document's @context.
 DID_CONTEXTS = [
     "https://www.w3.org/ns/did/v1",
     "https://www.w3.org/ns/cid/v1",
+    "https://w3id.org/security/multikey/v1",
 ]
 
 JWK_METHOD_TYPE = "JsonWebKey"

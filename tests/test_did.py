@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from openbadgeslib.ob3.did import did_web_from_url, pem_for_kid
 
 from issuer import did, keyring
+from issuer.did_resolution import parse_controller_document
 from issuer.errors import ConfigurationError, KeyringError
 from issuer.multibase import decode_ed25519_multikey
 
@@ -106,9 +107,12 @@ def walk(value: Any) -> Iterator[tuple[str, Any]]:
 
 def test_did_document_lists_every_key_under_assertion_method(ring: keyring.Keyring) -> None:
     document = did.did_document(DID, ring.public_keys())
+    # did/v1 first (Digital Bazaar reads a DID document without JSON-LD framing only then);
+    # multikey/v1 because its Ed25519 Multikey suite refuses a key without that context.
     assert document["@context"] == [
         "https://www.w3.org/ns/did/v1",
         "https://www.w3.org/ns/cid/v1",
+        "https://w3id.org/security/multikey/v1",
     ]
     assert document["id"] == DID
     methods = document["verificationMethod"]
@@ -166,6 +170,28 @@ def test_openbadgeslib_finds_every_key_in_our_did_document(ring: keyring.Keyring
     document = did.did_document(DID, ring.public_keys())
     for key in ring.public_keys():
         assert pem_for_kid(document, DID, key.kid) == public_pem(key.public_key)
+
+
+@pytest.mark.parametrize(
+    "contexts",
+    [
+        list(did.DID_CONTEXTS),
+        ["https://www.w3.org/ns/did/v1"],
+        ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+        ["https://www.w3.org/ns/cid/v1"],
+        "https://www.w3.org/ns/did/v1",
+    ],
+)
+def test_our_resolver_reads_documents_with_any_of_these_contexts(
+    ring: keyring.Keyring, contexts: Any
+) -> None:
+    """Our own document (and another issuer's with fewer or other contexts) yields every key."""
+    document = {**did.did_document(DID, ring.public_keys()), "@context": contexts}
+    resolved = parse_controller_document(json.loads(json.dumps(document)), DID, source="did:web")
+    assert sorted(resolved.methods) == sorted(key.kid for key in ring.public_keys())
+    for key in ring.public_keys():
+        method = resolved.assertion_key(key.kid)
+        assert (method.alg, public_pem(method.public_key)) == (key.alg, public_pem(key.public_key))
 
 
 def test_jwks_shapes(ring: keyring.Keyring) -> None:
