@@ -9,6 +9,12 @@ is reached (which is logged as an error).
 
 Two transports: SMTP (``ISSUER_SMTP_*``), or, when no SMTP host is set (the development
 default), ``.eml`` files in ``instance/outbox/`` that any mail program opens.
+
+The earner's name is the assessor's text, so it never decides where mail goes: the outbox
+keeps the bare address and delivery gives it to the server as the only recipient (never
+re-read from the ``To`` header), and the name is always written as RFC 2047 encoded words,
+in which no mail program can read an address. Headers are kept as written
+(``refold_source="none"``): Python's refolding of a long display name drops its quotes.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_string
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, quote
+from email.utils import formataddr, formatdate, make_msgid
 from html import escape
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,11 +62,15 @@ SMTP_TIMEOUT_SECONDS = 20
 WORKER_POLL_SECONDS = 60
 DELIVERY_BATCH = 50
 _TRUE_WORDS = ("1", "true", "yes", "on")
+# ASCII headers (RFC 2047), or UTF-8 headers for an address only SMTPUTF8 carries.
+_POLICY = email.policy.default.clone(refold_source="none")
+_SMTPUTF8_POLICY = email.policy.SMTPUTF8.clone(refold_source="none")
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None:
-        """Hand ``message`` on. Raises OSError or smtplib.SMTPException when it cannot."""
+    def send(self, message: EmailMessage, recipient: str) -> None:
+        """Hand ``message`` on to ``recipient`` (the envelope address, whatever the headers
+        say). Raises OSError or smtplib.SMTPException when it cannot."""
         ...
 
 
@@ -99,14 +110,14 @@ class SmtpTransport:
         self._settings = settings
         self._timeout = timeout
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, recipient: str) -> None:
         settings = self._settings
         with smtplib.SMTP(settings.host, settings.port, timeout=self._timeout) as smtp:
             if settings.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.username:
                 smtp.login(settings.username, settings.password)
-            smtp.send_message(message)
+            smtp.send_message(message, to_addrs=[recipient])
 
 
 class FileTransport:
@@ -115,12 +126,12 @@ class FileTransport:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, recipient: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
         # UTF-8 headers: a mail program opens them, and every address can be written.
-        path.write_bytes(message.as_bytes(policy=email.policy.SMTPUTF8))
+        path.write_bytes(message.as_bytes(policy=_SMTPUTF8_POLICY))
         log.info("Mail written to %s (no SMTP host configured)", path)
 
 
@@ -129,9 +140,16 @@ def _stored(message: EmailMessage) -> str:
     address has a non-ASCII local part, which only SMTPUTF8 carries (smtplib then asks the
     server for it, and a server without it is recorded as a failed attempt)."""
     international = any(not a.username.isascii() for a in message["To"].addresses)
-    return message.as_string(
-        policy=email.policy.SMTPUTF8 if international else email.policy.default
-    )
+    return message.as_string(policy=_SMTPUTF8_POLICY if international else _POLICY)
+
+
+def _stored_recipient(recipient: str) -> str:
+    """The address to deliver to. The outbox keeps the bare address; rows written before it
+    did kept the whole ``"name" <address>`` header, whose address is the final ``<...>``
+    (the name was quoted, so it cannot end the value)."""
+    if recipient.endswith(">") and "<" in recipient:
+        return recipient[recipient.rindex("<") + 1 : -1]
+    return recipient
 
 
 def _one_line(text: str) -> str:
@@ -194,13 +212,15 @@ You can hide it or show it again with your
 <p>&mdash; {escape(issuer_name)}</p>
 </body></html>
 """
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = f"Your badge: {_one_line(achievement_name)}"
     message["From"] = sender
-    # Not formataddr, which refuses a non-ASCII local part.
     address = _ascii_domain(recipient)
     name = _one_line(recipient_name)
-    message["To"] = f'"{quote(name)}" <{address}>' if name else address
+    # Written as is (set_raw): not formataddr, which refuses a non-ASCII local part, nor the
+    # header registry, whose folding of a long name can drop its quotes.
+    encoded = Header(name, "utf-8", header_name="To").encode(linesep="\n") if name else ""
+    message.set_raw("To", f"{encoded}\n <{address}>" if name else address)
     message["Date"] = formatdate(localtime=False)
     sender_domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
     message["Message-ID"] = make_msgid(domain=sender_domain)
@@ -235,16 +255,23 @@ class Outbox:
         self._worker_lock = threading.Lock()
 
     def add(
-        self, session: Session, message: EmailMessage, *, kind: str, credential_id: str
+        self,
+        session: Session,
+        message: EmailMessage,
+        *,
+        recipient: str,
+        kind: str,
+        credential_id: str,
     ) -> None:
-        """Store ``message`` for delivery within ``session``: it commits, and is sent, only
-        with the change that caused it. Call ``wake`` after the commit."""
+        """Store ``message`` for delivery to ``recipient`` (the address, never a header)
+        within ``session``: it commits, and is sent, only with the change that caused it.
+        Call ``wake`` after the commit."""
         now = self._clock()
         session.add(
             OutgoingMail(
                 credential_id=credential_id,
                 kind=kind,
-                recipient=str(message["To"]),
+                recipient=recipient,
                 message=_stored(message),
                 created_at=now,
                 attempts=0,
@@ -252,8 +279,11 @@ class Outbox:
             )
         )
 
-    def requeue(self, message: EmailMessage, *, kind: str, credential_id: str) -> None:
-        """Send ``message`` (again): the (credential, kind) entry is reset to go out now.
+    def requeue(
+        self, message: EmailMessage, *, recipient: str, kind: str, credential_id: str
+    ) -> None:
+        """Send ``message`` (again) to ``recipient``: the (credential, kind) entry is reset
+        to go out now.
 
         Raises the database's error when the outbox cannot be written.
         """
@@ -267,7 +297,7 @@ class Outbox:
             if queued is None:
                 queued = OutgoingMail(credential_id=credential_id, kind=kind, created_at=now)
                 session.add(queued)
-            queued.recipient = str(message["To"])
+            queued.recipient = recipient
             queued.message = _stored(message)
             queued.attempts = 0
             queued.next_attempt_at = now
@@ -333,9 +363,9 @@ class Outbox:
             row = session.get(OutgoingMail, mail_id)
         if row is None:
             return False
-        message = message_from_string(row.message, policy=email.policy.default)
+        message = message_from_string(row.message, policy=_POLICY)
         try:
-            self.transport.send(message)
+            self.transport.send(message, _stored_recipient(row.recipient))
         except (OSError, smtplib.SMTPException, ValueError) as error:  # ValueError: encoding
             self._record_failure(row, now, f"{type(error).__name__}: {error}")
             return False
@@ -436,6 +466,7 @@ class MailService:
         self.outbox.add(
             session,
             self._award_message(issued, recipient_email),
+            recipient=_ascii_domain(recipient_email),
             kind=AWARD_NOTICE,
             credential_id=issued.id,
         )
@@ -452,6 +483,7 @@ class MailService:
         """
         self.outbox.requeue(
             self._award_message(issued, recipient_email),
+            recipient=_ascii_domain(recipient_email),
             kind=AWARD_NOTICE,
             credential_id=issued.id,
         )

@@ -53,6 +53,10 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             command = line.strip().upper()
             if command.startswith((b"EHLO", b"HELO")):
                 self.wfile.write(b"250 test\r\n")
+            elif command.startswith(b"RCPT TO:"):
+                address = line.strip()[len(b"RCPT TO:") :].strip(b"<> ")
+                self.server.received.recipients.append(address.decode())  # type: ignore[attr-defined]
+                self.wfile.write(b"250 ok\r\n")
             elif command == b"DATA":
                 self.wfile.write(b"354 go on\r\n")
                 data = b""
@@ -67,11 +71,20 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 self.wfile.write(b"250 ok\r\n")
 
 
+class Inbox(list[bytes]):
+    """The messages a test mail server received, and in ``recipients`` every envelope
+    recipient (``RCPT TO``) it was given: where the mail really goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recipients: list[str] = []
+
+
 @contextmanager
-def smtp_server(port: int) -> Iterator[list[bytes]]:
+def smtp_server(port: int) -> Iterator[Inbox]:
     """A mail server on ``port`` while the block runs; yields the messages it receives."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", port), _SmtpHandler)
-    server.received = []  # type: ignore[attr-defined]
+    server.received = Inbox()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

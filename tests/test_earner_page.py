@@ -7,6 +7,7 @@ import email.policy
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from html import unescape
 from pathlib import Path
@@ -16,11 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from support import BASE_URL, free_port, smtp_server
 
 from issuer import badge_images, create_app
 from issuer.earner import SettingsLinks
 from issuer.mail import AWARD_NOTICE
+from issuer.storage.models import OutgoingMail
 
 pytestmark = pytest.mark.storage
 
@@ -416,6 +419,58 @@ def test_a_failing_mail_server_neither_fails_the_award_nor_loses_the_message(
     (raw,) = received
     assert f"{BASE_URL}/credentials/{issued['id']}".encode() in raw
     assert services.mail.outbox.deliver_due(later + timedelta(days=1)) == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x" * 70 + " <attacker@evil.example>",
+        "Grace <attacker@evil.example>",
+        'Grace" <attacker@evil.example>, "',
+        "attacker@evil.example",
+        "Grace, attacker@evil.example",
+        "=?utf-8?q?attacker=40evil.example?=",
+        "x" * 70 + ' "<attacker@evil.example>',
+    ],
+)
+def test_the_earners_name_cannot_redirect_the_award_email(
+    smtp_app: Flask, smtp_port: int, name: str
+) -> None:
+    """The mail goes to the stored address only, whatever the name holds; the name is
+    encoded, so no mail program reads an address in it either."""
+    services = smtp_app.extensions["issuer"]
+    token = services.assessors.add(
+        "assessor@example.org", name="Ada", levels=[], all_levels=True, is_admin=False
+    ).token
+    with smtp_server(smtp_port) as received:
+        award(smtp_app.test_client(), token, recipient={"email": EMAIL, "name": name})
+    assert received.recipients == [EMAIL]
+    (raw,) = received
+    (address,) = email.message_from_bytes(raw, policy=email.policy.default)["To"].addresses
+    assert address.addr_spec == EMAIL
+    # RFC 2047 joins adjacent encoded words; Python's new parser puts a space between them.
+    written = email.message_from_bytes(raw)["To"]
+    assert (
+        "@evil" not in written and str(make_header(decode_header(written))) == f"{name} <{EMAIL}>"
+    )
+
+
+def test_a_message_queued_before_the_outbox_kept_bare_addresses_goes_to_its_earner(
+    smtp_app: Flask, smtp_port: int
+) -> None:
+    """Rows written earlier kept the whole quoted To header as the recipient."""
+    services = smtp_app.extensions["issuer"]
+    token = services.assessors.add(
+        "assessor@example.org", name="Ada", levels=[], all_levels=True, is_admin=False
+    ).token
+    award(smtp_app.test_client(), token)  # no server yet: it waits in the outbox
+    with services.db.write() as session:
+        session.execute(
+            update(OutgoingMail).values(recipient=f'"x <attacker@evil.example>" <{EMAIL}>')
+        )
+    with smtp_server(smtp_port) as received:
+        assert services.mail.outbox.deliver_due(datetime.now(UTC) + timedelta(hours=1)) == 1
+    assert received.recipients == [EMAIL]
 
 
 INTERNATIONAL = {"email": "José.Núñez@exämple.org", "name": "José Núñez"}
