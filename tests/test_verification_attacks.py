@@ -364,7 +364,7 @@ def _jwt_attacks() -> list[tuple[str, Callable[[dict[str, Any], Flask], str], st
         (
             "kid of another DID",
             lambda i, a: forged_jwt(i, {"alg": "RS256", "kid": "did:web:evil.example#k"}),
-            "unknown_key",
+            "verification_method_not_issuers",
         ),
     ]
 

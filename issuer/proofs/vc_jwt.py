@@ -28,7 +28,8 @@ from issuer.did import VerificationKey
 from issuer.errors import InvalidInput, KeyringError, ProofError
 from issuer.keyring import PrivateKeyObject, SigningKey
 
-ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+# ES384 is verified (other issuers sign with P-384 keys); we sign with the other three.
+ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "ES384", "EdDSA"})
 ALLOWED_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
 # OB 3.0 examples use "JWT"; VC-JOSE-COSE registers "vc+jwt"; both name the same thing.
 ALLOWED_TYPES = frozenset({"JWT", "vc+jwt"})
@@ -50,6 +51,7 @@ _KEY_TYPES: dict[str, type] = {
     "EdDSA": ed25519.Ed25519PublicKey,
     "RS256": rsa.RSAPublicKey,
     "ES256": ec.EllipticCurvePublicKey,
+    "ES384": ec.EllipticCurvePublicKey,
 }
 
 # Short RSA keys are an error, not a warning.
@@ -130,7 +132,7 @@ def verify_vc_jwt(
         )
     payload = _verified_payload(token, key)
     credential = credential_of_payload(payload)
-    _check_claims(payload, credential, key.kid, allow_missing_sub=allow_missing_sub)
+    _check_claims(payload, credential, _owner(key), allow_missing_sub=allow_missing_sub)
     _check_validity_period(payload, credential, now or datetime.now(UTC))
     return credential
 
@@ -258,7 +260,7 @@ def _verified_payload(token: str, key: VerificationKey) -> dict[str, Any]:
 
 
 def _check_claims(
-    payload: dict[str, Any], credential: dict[str, Any], kid: str, *, allow_missing_sub: bool
+    payload: dict[str, Any], credential: dict[str, Any], owner: str, *, allow_missing_sub: bool
 ) -> None:
     expected: dict[str, Any] = {
         "iss": _issuer_id(credential),
@@ -272,8 +274,10 @@ def _check_claims(
             raise ProofError(
                 "jwt_claims_mismatch", f"The JWT claim {claim} does not match the credential."
             )
-    # A key of this issuer must not vouch for a credential naming another issuer.
-    if kid.split("#", 1)[0] != expected["iss"]:
+    # A key of this issuer must not vouch for a credential naming another issuer. A key in
+    # a JWK Set is named by the set's URL, so its controller (when the key has one) says
+    # whose it is.
+    if owner != expected["iss"]:
         raise ProofError(
             "jwt_kid_issuer_mismatch", "The signing key does not belong to the credential issuer."
         )
@@ -291,6 +295,12 @@ def _check_claims(
             raise ProofError(
                 "jwt_claims_mismatch", f"The JWT claim {claim} does not match {member}."
             )
+
+
+def _owner(key: VerificationKey) -> str:
+    """Whose key this is: its ``controller`` when it has one, else the DID or URL its id is in."""
+    controller = getattr(key, "controller", None)
+    return controller if isinstance(controller, str) else key.kid.split("#", 1)[0]
 
 
 def _same_second(claim: Any, member: Any) -> bool:

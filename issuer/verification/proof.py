@@ -53,6 +53,8 @@ _LEGACY_WARNINGS = {
     ),
 }
 MAX_PROOFS = 4
+# Identifiers that are their own key: a JWT kid may name such an issuer's one key by the DID.
+_SELF_CERTIFYING = ("did:key:", "did:jwk:")
 # The expiry of a JWT is the validity check's to report, once the signature is known good.
 _TIME_CODES = ("jwt_expired", "jwt_not_yet_valid")
 
@@ -93,15 +95,22 @@ class ProofCheck:
         if issuer_id is None:
             raise KeyResolutionError("issuer_missing", "The credential names no issuer.")
         own = issuer_id == self._resolver.own_did
-        # Look the issuer's keys up once, before the token is touched, so that a key document
-        # that cannot be fetched is reported as such and not as an unknown key.
-        keys = self._issuer_keys(issuer_id)
+        # The header is read unverified only to learn where the key is. The issuer's keys are
+        # looked up once, before the signature is checked, so that a key document that
+        # cannot be fetched is reported as such and not as an unknown key, and a kid that
+        # names someone else's key keeps its own code.
+        header, _ = vc_jwt.read_unverified(token)
+        kid = header.get("kid") if isinstance(header.get("kid"), str) else None
+        keys = self._issuer_keys(issuer_id, kid)
+        if kid and vc_jwt.JWK_HEADER_MEMBER not in header:
+            named = _key_for_kid(issuer_id, keys, kid)
+            keys = [named]
         try:
             verified = vc_jwt.verify_vc_jwt(
                 token,
                 lambda kid: _key_for_kid(issuer_id, keys, kid),
                 now=context.now,
-                resolve_jwk=lambda jwk, kid: _key_for_jwk(keys, jwk, kid),
+                resolve_jwk=lambda jwk, kid: _key_for_jwk(issuer_id, keys, jwk, kid),
                 allow_missing_sub=not own,
             )
         except ProofError as error:
@@ -112,32 +121,56 @@ class ProofCheck:
             raise ProofError("jwt_payload_mismatch", "The signed payload is not what was read.")
         context.say(f"The VC-JWT is signed by a key the issuer publishes ({issuer_id}).")
 
-    def _issuer_keys(self, issuer_id: str) -> list[VerificationMethod]:
+    def _issuer_keys(self, issuer_id: str, kid: str | None) -> list[VerificationMethod]:
+        """The keys that may have signed: a DID issuer's assertion keys; for an https issuer,
+        the JWK Set a ``kid`` URL names (on the issuer's origin) or else its
+        ``/.well-known/jwks.json``.
+
+        Raises KeyResolutionError (``jwks_not_issuers``, ``unknown_key``, ``fetch_*``, ...).
+        """
         if issuer_id.startswith("did:"):
             return self._resolver.controller_document(issuer_id).assertion_keys()
+        if kid is not None and _is_url(kid) and kid.split("#", 1)[0] != issuer_id:
+            return [self._resolver.jwk_set_key(issuer_id, kid)]
         return self._resolver.published_jwks(issuer_id)
 
 
 def _key_for_kid(issuer_id: str, keys: list[VerificationMethod], kid: str) -> VerificationMethod:
-    """The issuer key a JWT ``kid`` names: a DID URL / URL of the issuer, or a JWKS ``kid``.
+    """The issuer key a JWT ``kid`` names: a DID URL or URL naming the key itself, a bare
+    ``kid`` of the issuer's JWK Set, or a did:key / did:jwk issuer's DID for its one key.
+    The key's controller must be the issuer.
 
     Raises KeyResolutionError ``verification_method_not_issuers`` or ``unknown_key``.
     """
-    if (kid.startswith("did:") or "://" in kid) and kid.split("#", 1)[0] != issuer_id:
-        raise KeyResolutionError(
-            "verification_method_not_issuers", "The key belongs to someone else."
-        )
+    reference = kid.startswith("did:") or _is_url(kid)
+    sole = kid == issuer_id and issuer_id.startswith(_SELF_CERTIFYING) and len(keys) == 1
     for method in keys:
-        if kid in (method.id, f"{issuer_id}#{kid}") or method.id == f"{issuer_id}#{kid}":
+        if kid == method.id or sole or (not reference and method.id == f"{issuer_id}#{kid}"):
+            if method.controller != issuer_id:
+                raise KeyResolutionError(
+                    "verification_method_not_issuers", "The key's controller is not the issuer."
+                )
             return method
+    if reference and kid.split("#", 1)[0] != issuer_id:
+        raise KeyResolutionError(
+            "verification_method_not_issuers",
+            f"The JWT was signed with a key of {kid.split('#', 1)[0][:200]}, not of the issuer "
+            f"{issuer_id[:200]}.",
+        )
     raise KeyResolutionError("unknown_key", "The issuer publishes no key with this kid.")
 
 
+def _is_url(kid: str) -> bool:
+    return kid.startswith("https://") or kid.startswith("http://")
+
+
 def _key_for_jwk(
-    keys: list[VerificationMethod], jwk: dict[str, Any], kid: str | None
+    issuer_id: str, keys: list[VerificationMethod], jwk: dict[str, Any], kid: str | None
 ) -> VerificationMethod:
     """The issuer key equal to a JWT header ``jwk``. Raises KeyResolutionError."""
     for method in keys:
+        if method.controller != issuer_id:
+            continue
         named = kid is None or kid in (method.id, method.id.split("#")[-1])
         if named and same_key(jwk, method):
             return method
