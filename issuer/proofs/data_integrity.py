@@ -194,8 +194,12 @@ def refuse_unfit_input(document: dict[str, Any]) -> None:
         )
 
 
-def pyld_rdfc(document: dict[str, Any]) -> str:
+def pyld_rdfc(document: dict[str, Any], *, hash_algorithm: str = "sha256") -> str:
     """RDFC-1.0 (URDNA2015) N-Quads of ``document`` computed by pyld, in safe mode.
+
+    ``hash_algorithm`` is the hash RDFC-1.0 labels blank nodes with (a ``hashlib`` name):
+    SHA-256 by default, SHA-384 for suites whose security level asks for it
+    (``pyld_rdfc_sha384``).
 
     The document is deep-copied first: pyld keeps inline contexts it has seen in its
     resolver cache by reference, and a caller mutating its dict afterwards must not
@@ -221,7 +225,7 @@ def pyld_rdfc(document: dict[str, Any]) -> str:
             expanded = processor.expand(private_copy, _pyld_options())
             _refuse_unsafe_expansion(expanded)
             dataset = processor.to_rdf(expanded, _pyld_options())
-            nquads = _BoundedURDNA2015(MAX_CANONICALIZATION_STEPS).main(
+            nquads = _BoundedURDNA2015(MAX_CANONICALIZATION_STEPS, hash_algorithm).main(
                 dataset, {"format": "application/n-quads"}
             )
         except CanonicalizationError:
@@ -235,6 +239,15 @@ def pyld_rdfc(document: dict[str, Any]) -> str:
     return nquads
 
 
+def pyld_rdfc_sha384(document: dict[str, Any]) -> str:
+    """``pyld_rdfc`` with SHA-384 as RDFC-1.0's hash (vc-di-ecdsa: ecdsa-rdfc-2019 on P-384).
+
+    Raises:
+        CanonicalizationError: as ``pyld_rdfc``.
+    """
+    return pyld_rdfc(document, hash_algorithm="sha384")
+
+
 class _BoundedURDNA2015(canon.URDNA2015):
     """pyld's RDFC-1.0 (URDNA2015) with a budget on N-degree hashing (module docstring).
 
@@ -243,9 +256,13 @@ class _BoundedURDNA2015(canon.URDNA2015):
     handed to it here charge the copy to the budget.
     """
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, hash_algorithm: str = "sha256") -> None:
         super().__init__()
         self.steps_left = budget
+        self.hash_algorithm = hash_algorithm
+
+    def create_hash(self) -> Any:
+        return hashlib.new(self.hash_algorithm)
 
     def spend(self) -> None:
         self.steps_left -= 1
@@ -334,11 +351,11 @@ def verify_proof(secured: dict[str, Any], public_key: Ed25519PublicKey) -> None:
         CanonicalizationError: as ``canonicalize``.
     """
     proof = read_proof(secured)
-    _check_proof_parameters(proof)
+    check_proof_parameters(proof, CRYPTOSUITE)
     signature = _decode_proof_value(proof.get("proofValue"))
     unsecured = {key: value for key, value in secured.items() if key != "proof"}
     proof_options = {key: value for key, value in proof.items() if key != "proofValue"}
-    _drop_proof_context(proof_options, unsecured.get("@context"))
+    drop_proof_context(proof_options, unsecured.get("@context"))
     try:
         public_key.verify(signature, signing_input(unsecured, proof_options))
     except InvalidSignature as error:
@@ -603,7 +620,7 @@ def _format_created(created: datetime) -> str:
     return created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_proof_parameters(proof: dict[str, Any]) -> None:
+def check_proof_parameters(proof: dict[str, Any], cryptosuite: str) -> None:
     """Check the proof's type, cryptosuite, purpose and verification method.
 
     Raises:
@@ -615,10 +632,10 @@ def _check_proof_parameters(proof: dict[str, Any]) -> None:
             "proof_type_unsupported",
             f"The proof type {proof.get('type')!r} is not {PROOF_TYPE}.",
         )
-    if proof.get("cryptosuite") != CRYPTOSUITE:
+    if proof.get("cryptosuite") != cryptosuite:
         raise ProofError(
             "cryptosuite_unsupported",
-            f"The cryptosuite {proof.get('cryptosuite')!r} is not {CRYPTOSUITE}.",
+            f"The cryptosuite {str(proof.get('cryptosuite'))[:60]!r} is not {cryptosuite}.",
         )
     if proof.get("proofPurpose") != PROOF_PURPOSE:
         raise ProofError(
@@ -649,7 +666,7 @@ def _decode_proof_value(proof_value: Any) -> bytes:
     return signature
 
 
-def _drop_proof_context(proof_options: dict[str, Any], document_context: Any) -> None:
+def drop_proof_context(proof_options: dict[str, Any], document_context: Any) -> None:
     """Remove a proof's own ``@context`` after checking the document's starts with it.
 
     vc-data-integrity: a proof that carries ``@context`` is valid only if the secured

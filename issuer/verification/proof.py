@@ -6,11 +6,15 @@ issuer's only when the key is one the issuer published for assertions. So:
 - Data Integrity: the verification method must be a DID URL or URL of the issuer itself
   (the controller of the key is ``issuer.id``), listed under ``assertionMethod`` of the
   issuer's DID or controller document; a ``did:key`` method counts only when the issuer
-  *is* that did:key. ``eddsa-rdfc-2022`` is the suite; two older forms that sign the same
-  bytes the same way are accepted with a warning: ``eddsa-2022`` (its earlier name) and
-  the ``Ed25519Signature2020`` proof type (common on VC 1.1 credentials). Contexts come
+  *is* that did:key. The suites are ``eddsa-rdfc-2022``, ``ecdsa-rdfc-2019`` (P-256,
+  P-384) and ``ecdsa-sd-2023`` (a holder's derived proof; the issuer's base proof is
+  refused), chosen by ``issuer.proofs.cryptosuites``; two older forms that sign the same
+  bytes as eddsa-rdfc-2022 are accepted with a warning: ``eddsa-2022`` (its earlier name)
+  and the ``Ed25519Signature2020`` proof type (common on VC 1.1 credentials). Contexts come
   only from the pinned set and canonicalization that would drop a term fails
-  (``issuer.proofs.data_integrity``).
+  (``issuer.proofs.data_integrity``), whatever the suite.
+- A proof set (``proof`` as a list, up to ``MAX_PROOFS``) verifies when every proof does,
+  each by a key of the issuer; the report names every proof, and a failure says which.
 - VC-JWT: ``issuer.proofs.vc_jwt`` with the key looked up by ``kid`` among the issuer's
   keys; a ``jwk`` header is accepted only when it equals one of them. The algorithm is
   the key's.
@@ -32,9 +36,9 @@ from issuer.did_resolution import (
     did_key_document,
     same_key,
 )
-from issuer.errors import InvalidInput, ProofError
+from issuer.errors import InvalidInput, IssuerError, ProofError
 from issuer.multibase import decode_base58btc
-from issuer.proofs import data_integrity, plain_form, vc_jwt
+from issuer.proofs import cryptosuites, data_integrity, plain_form, vc_jwt
 from issuer.verification.checks import VerificationContext
 
 LEGACY_CRYPTOSUITE = "eddsa-2022"
@@ -84,10 +88,26 @@ class ProofCheck:
             )
         if len(proof_list) > MAX_PROOFS:
             raise ProofError("proof_malformed", f"More than {MAX_PROOFS} proofs; not checked.")
-        signers = []
-        for proof in proof_list:
-            signers.append(verify_data_integrity_proof(credential, proof, self._resolver, context))
-        context.say(f"Signed by the issuer's key {signers[0].id} ({_source(signers[0])}).")
+        signed = []
+        for number, proof in enumerate(proof_list, start=1):
+            try:
+                signer = verify_data_integrity_proof(credential, proof, self._resolver, context)
+            except IssuerError as error:
+                if len(proof_list) == 1:
+                    raise
+                raise type(error)(
+                    error.code,
+                    f"Proof {number} of {len(proof_list)} ({_suite_name(proof)}): {error.message}",
+                    error.details,
+                ) from error
+            signed.append(
+                f"{_suite_name(proof)} by the issuer's key {signer.id} ({_source(signer)})"
+            )
+        if len(signed) == 1:
+            context.say(f"Signed with {signed[0]}.")
+        else:
+            listed = "; ".join(f"{number}. {text}" for number, text in enumerate(signed, start=1))
+            context.say(f"All {len(signed)} proofs verify: {listed}.")
 
     def _verify_jwt(self, context: VerificationContext) -> None:
         token = context.presented.jwt or ""
@@ -204,11 +224,8 @@ def verify_data_integrity_proof(
         suite = LEGACY_PROOF_TYPE
     elif proof_type == data_integrity.PROOF_TYPE:
         suite = proof.get("cryptosuite")
-        if suite not in (data_integrity.CRYPTOSUITE, LEGACY_CRYPTOSUITE):
-            raise ProofError(
-                "cryptosuite_unsupported",
-                f"The signature suite {str(suite)[:60]!r} is not eddsa-rdfc-2022.",
-            )
+        if suite != LEGACY_CRYPTOSUITE:
+            cryptosuites.suite_named(suite)
     else:
         raise ProofError(
             "proof_type_unsupported",
@@ -221,11 +238,11 @@ def verify_data_integrity_proof(
             "assertionMethod).",
         )
     method = issuer_method(credential, proof.get("verificationMethod"), resolver)
+    if suite in cryptosuites.SUITES:
+        cryptosuites.verify_proof(credential, proof, method.public_key)
+        return method
     if not isinstance(method.public_key, ed25519.Ed25519PublicKey):
         raise ProofError("key_type_invalid", "The issuer key is not an Ed25519 key.")
-    if suite == data_integrity.CRYPTOSUITE:
-        data_integrity.verify_proof({**credential, "proof": [proof]}, method.public_key)
-        return method
     _verify_legacy_proof(credential, proof, method.public_key)
     if context is not None:
         context.warn(*_LEGACY_WARNINGS[suite])
@@ -302,6 +319,14 @@ def _verify_legacy_proof(
         raise ProofError(
             "signature_invalid", "The Data Integrity signature does not match the credential."
         ) from None
+
+
+def _suite_name(proof: Any) -> str:
+    """A proof's cryptosuite (or its type, for a proof type that names none), for people."""
+    if not isinstance(proof, dict):
+        return "not a proof"
+    name = proof.get("cryptosuite") or proof.get("type")
+    return str(name)[:60] if name else "unnamed suite"
 
 
 def _source(method: VerificationMethod) -> str:
