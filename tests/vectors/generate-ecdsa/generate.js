@@ -290,6 +290,64 @@ async function sdVectors() {
   write('ecdsa-sd-2023', 'bad-foreign-key.json', foreign);
 }
 
+// A did:web issuer (its DID document is written beside the credentials; the tests pin it
+// instead of fetching it): two assertion keys, P-256 and P-384, and a P-256 key listed for
+// authentication only.
+async function didWebVectors() {
+  const did = 'did:web:issuer.example';
+  const rdfcKeys = JSON.parse(readFileSync(join(vectors, 'ecdsa-rdfc-2019', 'test-keys.json')));
+  const sdKeys = JSON.parse(readFileSync(join(vectors, 'ecdsa-sd-2023', 'test-keys.json')));
+  async function webKey(saved, fragment) {
+    const id = `${did}#${fragment}`;
+    const {publicKeyMultibase, secretKeyMultibase} = saved;
+    const key = await EcdsaMultikey.from({
+      type: 'Multikey', id, controller: did, publicKeyMultibase, secretKeyMultibase
+    });
+    const method = {
+      '@context': MULTIKEY_V1, id, type: 'Multikey', controller: did, publicKeyMultibase
+    };
+    methods.set(id, method);
+    return {key, did, id, method};
+  }
+  const p256 = await webKey(rdfcKeys.p256, 'key-p256');
+  const p384 = await webKey(rdfcKeys.p384, 'key-p384');
+  const authOnly = await webKey(sdKeys.otherP256, 'key-authentication');
+  const strip = ({'@context': _, ...method}) => method;
+  write('ecdsa-did-web', 'did-document.json', {
+    '@context': ['https://www.w3.org/ns/did/v1', MULTIKEY_V1],
+    id: did,
+    verificationMethod: [p256, p384, authOnly].map(k => strip(k.method)),
+    assertionMethod: [p256.id, p384.id],
+    authentication: [authOnly.id]
+  });
+  const name = 'Computer User Support Specialists — Developing';
+  const unsigned = credential(did, name);
+  const set = await signRdfc(await signRdfc(unsigned, p256), p384);
+  await expect('did-web-proof-set', set, p256, rdfc2019, true);
+  write('ecdsa-did-web', 'proof-set-p256-p384.json', set);
+  const notListed = await signRdfc(unsigned, authOnly);
+  write('ecdsa-did-web', 'bad-not-assertion-key.json', notListed);
+  const suite = new DataIntegrityProof({
+    signer: p256.key.signer(), date: CREATED,
+    cryptosuite: sd2023.createSignCryptosuite({
+      mandatoryPointers: ['/issuer', '/validFrom', '/name', '/credentialSubject/type',
+        '/credentialSubject/achievement']
+    })
+  });
+  const base = await jsigs.sign(structuredClone(unsigned), {
+    suite, purpose: new AssertionProofPurpose(), documentLoader
+  });
+  const derived = await jsigs.derive(base, {
+    suite: new DataIntegrityProof({
+      cryptosuite: sd2023.createDiscloseCryptosuite({selectivePointers: ['/validUntil']})
+    }),
+    purpose: new AssertionProofPurpose(), documentLoader
+  });
+  await expect('did-web-sd', derived, p256, sd2023.createVerifyCryptosuite(), true);
+  write('ecdsa-did-web', 'sd-derived-p256.json', derived);
+}
+
 await rdfcVectors();
 await sdVectors();
-console.log('Wrote tests/vectors/ecdsa-rdfc-2019 and tests/vectors/ecdsa-sd-2023.');
+await didWebVectors();
+console.log('Wrote tests/vectors/ecdsa-rdfc-2019, ecdsa-sd-2023 and ecdsa-did-web.');
