@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -201,19 +201,26 @@ class AssessorService:
         Raises SignInThrottled (before looking at the password) when the account or the
         address failed too often lately, and Unauthorized ``sign_in_failed`` with the same
         message whether the e-mail is unknown or the password wrong.
+
+        Each attempt is counted as a failure before the password is checked, in the
+        transaction that checks the limit, so parallel guesses cannot all pass the check
+        before any of them is counted; a right password then takes its own count back.
         """
         email = normalize_email(email)
         scopes = (f"account:{email}"[:400], f"address:{address}"[:400])
-        self._check_throttle(scopes)
+        attempt = self._count_attempt(scopes)
         with self._db.read() as session:
             assessor = session.scalar(select(Assessor).where(Assessor.email == email))
         stored_hash = assessor.password_hash if assessor is not None else self._decoy_hash()
         verified = _verify(self._hasher, stored_hash, password)
         if not verified or assessor is None or assessor.disabled_at is not None:
-            self._record_failure(scopes)
             raise Unauthorized("sign_in_failed", SIGN_IN_FAILED)
         with self._db.write() as session:
-            session.execute(delete(SignInFailure).where(SignInFailure.scope == scopes[0]))
+            session.execute(
+                delete(SignInFailure).where(
+                    or_(SignInFailure.scope == scopes[0], SignInFailure.id.in_(attempt))
+                )
+            )
             if self._hasher.check_needs_rehash(stored_hash):
                 # Parameters grew stronger since this hash was made; upgrade it now, while
                 # the password is at hand.
@@ -222,11 +229,20 @@ class AssessorService:
                     stored.password_hash = self._hasher.hash(password)
         return _principal(assessor)
 
-    def _check_throttle(self, scopes: tuple[str, str]) -> None:
+    def _count_attempt(self, scopes: tuple[str, str]) -> list[int]:
+        """Count an attempt in both ``scopes`` unless one of them is over its limit (then
+        raise SignInThrottled); returns the ids of the rows counting it."""
         now = self._clock()
         since = now - SIGN_IN_WINDOW
         retry_after = 0
-        with self._db.read() as session:
+        with self._db.write() as session:
+            for scope in sorted(scopes):  # one order everywhere: no deadlock
+                self._db.lock(session, f"sign-in:{scope}")
+            session.execute(
+                delete(SignInFailure).where(
+                    SignInFailure.scope.in_(scopes), SignInFailure.failed_at <= since
+                )
+            )
             for scope, limit in zip(
                 scopes, (ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT), strict=True
             ):
@@ -240,19 +256,12 @@ class AssessorService:
                     # Locked until the oldest of the last ``limit`` failures leaves the window.
                     waited = (times[-1] + SIGN_IN_WINDOW - now).total_seconds()
                     retry_after = max(retry_after, int(waited) + 1)
-        if retry_after:
-            raise SignInThrottled(retry_after)
-
-    def _record_failure(self, scopes: tuple[str, str]) -> None:
-        now = self._clock()
-        with self._db.write() as session:
-            session.execute(
-                delete(SignInFailure).where(
-                    SignInFailure.scope.in_(scopes),
-                    SignInFailure.failed_at <= now - SIGN_IN_WINDOW,
-                )
-            )
-            session.add_all(SignInFailure(scope=scope, failed_at=now) for scope in scopes)
+            if retry_after:
+                raise SignInThrottled(retry_after)
+            rows = [SignInFailure(scope=scope, failed_at=now) for scope in scopes]
+            session.add_all(rows)
+            session.flush()
+            return [row.id for row in rows]
 
     def _decoy_hash(self) -> str:
         # Verifying against a real hash for unknown e-mail addresses takes as long as for

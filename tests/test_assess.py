@@ -4,6 +4,7 @@ list with revoke, accounts, tokens and the audit log."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from issuer.errors import IssuerError
 from issuer.storage.models import AuditEvent, IssuedCredential, Revocation
 
 pytestmark = pytest.mark.storage
@@ -95,6 +97,32 @@ def test_sign_in_is_throttled_per_account(client: FlaskClient, assessor: Account
     assert response.status_code == 429
     assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
     assert "Too many failed sign-ins" in response.get_data(as_text=True)
+
+
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(
+    app: Flask, assessor: Account
+) -> None:
+    """40 guesses at once: the limit is taken with each attempt, so at most 5 passwords are
+    checked (each of those answers sign_in_failed), and the rest are throttled unchecked."""
+    assessors = app.extensions["issuer"].assessors
+
+    def guess(number: int) -> str:
+        try:
+            assessors.sign_in(assessor.email, f"guess {number}", address=f"10.0.0.{number}")
+        except IssuerError as error:
+            return error.code
+        return "signed_in"
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(guess, range(40)))
+    assert answers.count("sign_in_failed") == 5, answers
+    assert answers.count("sign_in_throttled") == 35
+
+
+def test_a_right_password_clears_its_own_attempt(app: Flask, assessor: Account) -> None:
+    assessors = app.extensions["issuer"].assessors
+    for _ in range(30):
+        assessors.sign_in(assessor.email, assessor.password, address="10.0.0.1")
 
 
 def test_sign_in_is_throttled_per_address(app: Flask, client: FlaskClient) -> None:
