@@ -99,6 +99,35 @@ def test_sign_in_is_throttled_per_account(client: FlaskClient, assessor: Account
     assert "Too many failed sign-ins" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "next_path",
+    [
+        "/assess/\r\nSet-Cookie: a=b",
+        "/assess/\n",
+        "/assess/\x00",
+        "/assess/\u2028x",
+        "/assess/\x7f",
+    ],
+)
+def test_a_next_path_that_cannot_be_a_location_goes_home(
+    client: FlaskClient, assessor: Account, next_path: str
+) -> None:
+    csrf = csrf_from(client.get("/assess/login").get_data(as_text=True))
+    response = client.post(
+        "/assess/login",
+        data={
+            "email": assessor.email,
+            "password": assessor.password,
+            "csrf_token": csrf,
+            "next": next_path,
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/assess/"
+    again = client.get("/assess/login", query_string={"next": next_path})
+    assert again.status_code == 302 and again.headers["Location"] == "/assess/"
+
+
 def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(
     app: Flask, assessor: Account
 ) -> None:

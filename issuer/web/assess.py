@@ -204,9 +204,16 @@ def login() -> BaseResponse | tuple[str, int] | str:
 
 def _safe_next(path: str) -> str:
     # Only a path inside the workspace: never another host, so sign-in cannot be used to
-    # send people elsewhere.
+    # send people elsewhere, and nothing that cannot go in a Location header (a line break
+    # would make the redirect fail after the session was made).
     parts = urlsplit(path)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/assess/") or "\\" in path:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not parts.path.startswith("/assess/")
+        or "\\" in path
+        or not path.isprintable()
+    ):
         return url_for("assess.home")
     return path
 
