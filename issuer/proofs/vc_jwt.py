@@ -99,6 +99,7 @@ def verify_vc_jwt(
     now: datetime | None = None,
     resolve_jwk: Callable[[dict[str, Any], str | None], VerificationKey] | None = None,
     allow_missing_sub: bool = False,
+    claims_optional: bool = False,
 ) -> dict[str, Any]:
     """Verify a VC-JWT and return the credential it carries (without the JWT claims).
 
@@ -108,7 +109,9 @@ def verify_vc_jwt(
     the issuer's published key equal to it or raise KeyringError (``jwt_jwk_not_published``).
     A VC 1.1 token (the credential under a ``vc`` claim, ``issuanceDate`` and
     ``expirationDate``) is read too. ``allow_missing_sub`` accepts a token without ``sub``
-    (other issuers omit it); a ``sub`` that is present must still match. Raises ProofError
+    (other issuers omit it); a ``sub`` that is present must still match. ``claims_optional``
+    accepts a token without any of the registered claims (VC-JOSE-COSE requires none); those
+    present must still match. Raises ProofError
     with one of
     ``jwt_too_large``, ``jwt_malformed``, ``jwt_header_not_allowed``,
     ``jwt_alg_not_allowed``, ``jwt_kid_missing``, ``unknown_key``, ``jwt_key_invalid``,
@@ -132,7 +135,8 @@ def verify_vc_jwt(
         )
     payload = _verified_payload(token, key)
     credential = credential_of_payload(payload)
-    _check_claims(payload, credential, _owner(key), allow_missing_sub=allow_missing_sub)
+    optional = REGISTERED_CLAIMS if claims_optional else ("sub",) if allow_missing_sub else ()
+    _check_claims(payload, credential, _owner(key), allow_missing=optional)
     _check_validity_period(payload, credential, now or datetime.now(UTC))
     return credential
 
@@ -260,7 +264,11 @@ def _verified_payload(token: str, key: VerificationKey) -> dict[str, Any]:
 
 
 def _check_claims(
-    payload: dict[str, Any], credential: dict[str, Any], owner: str, *, allow_missing_sub: bool
+    payload: dict[str, Any],
+    credential: dict[str, Any],
+    owner: str,
+    *,
+    allow_missing: tuple[str, ...],
 ) -> None:
     expected: dict[str, Any] = {
         "iss": _issuer_id(credential),
@@ -268,7 +276,7 @@ def _check_claims(
         "jti": credential.get("id") if isinstance(credential.get("id"), str) else None,
     }
     for claim, value in expected.items():
-        if claim == "sub" and allow_missing_sub and "sub" not in payload:
+        if claim in allow_missing and claim not in payload:
             continue
         if payload.get(claim) != value:
             raise ProofError(
@@ -288,8 +296,11 @@ def _check_claims(
         else (("nbf", "validFrom"), ("exp", "validUntil"))
     )
     for claim, member in members:
-        # nbf and validFrom are required; exp and validUntil go together or not at all.
+        # nbf and validFrom are required (unless claims are optional and nbf is absent); exp
+        # and validUntil go together or not at all.
         if claim == "exp" and member not in credential and claim not in payload:
+            continue
+        if claim in allow_missing and claim not in payload:
             continue
         if not _same_second(payload.get(claim), credential.get(member)):
             raise ProofError(
@@ -314,7 +325,7 @@ def _check_validity_period(
     payload: dict[str, Any], credential: dict[str, Any], now: datetime
 ) -> None:
     current = now.timestamp()
-    if payload["nbf"] > current + LEEWAY_SECONDS:
+    if "nbf" in payload and payload["nbf"] > current + LEEWAY_SECONDS:
         raise ProofError(
             "jwt_not_yet_valid",
             "The credential is not valid yet (validFrom is in the future).",

@@ -23,6 +23,7 @@ issuer's only when the key is one the issuer published for assertions. So:
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -110,49 +111,75 @@ class ProofCheck:
             context.say(f"All {len(signed)} proofs verify: {listed}.")
 
     def _verify_jwt(self, context: VerificationContext) -> None:
-        token = context.presented.jwt or ""
-        issuer_id = issuer_id_of(context.credential)
-        if issuer_id is None:
-            raise KeyResolutionError("issuer_missing", "The credential names no issuer.")
-        own = issuer_id == self._resolver.own_did
-        # The header is read unverified only to learn where the key is. The issuer's keys are
-        # looked up once, before the signature is checked, so that a key document that
-        # cannot be fetched is reported as such and not as an unknown key, and a kid that
-        # names someone else's key keeps its own code.
-        header, _ = vc_jwt.read_unverified(token)
-        kid = header.get("kid") if isinstance(header.get("kid"), str) else None
-        keys = self._issuer_keys(issuer_id, kid)
-        if kid and vc_jwt.JWK_HEADER_MEMBER not in header:
-            named = _key_for_kid(issuer_id, keys, kid)
-            keys = [named]
-        try:
-            verified = vc_jwt.verify_vc_jwt(
-                token,
-                lambda kid: _key_for_kid(issuer_id, keys, kid),
-                now=context.now,
-                resolve_jwk=lambda jwk, kid: _key_for_jwk(issuer_id, keys, jwk, kid),
-                allow_missing_sub=not own,
-            )
-        except ProofError as error:
-            if error.code not in _TIME_CODES:
-                raise
-            verified = error.details["credential"]
-        if verified != context.credential:
-            raise ProofError("jwt_payload_mismatch", "The signed payload is not what was read.")
+        issuer_id = verify_jwt_credential(
+            context.presented.jwt or "", context.credential, self._resolver, now=context.now
+        )
         context.say(f"The VC-JWT is signed by a key the issuer publishes ({issuer_id}).")
 
-    def _issuer_keys(self, issuer_id: str, kid: str | None) -> list[VerificationMethod]:
-        """The keys that may have signed: a DID issuer's assertion keys; for an https issuer,
-        the JWK Set a ``kid`` URL names (on the issuer's origin) or else its
-        ``/.well-known/jwks.json``.
 
-        Raises KeyResolutionError (``jwks_not_issuers``, ``unknown_key``, ``fetch_*``, ...).
-        """
-        if issuer_id.startswith("did:"):
-            return self._resolver.controller_document(issuer_id).assertion_keys()
-        if kid is not None and _is_url(kid) and kid.split("#", 1)[0] != issuer_id:
-            return [self._resolver.jwk_set_key(issuer_id, kid)]
-        return self._resolver.published_jwks(issuer_id)
+def verify_jwt_credential(
+    token: str,
+    credential: dict[str, Any],
+    resolver: IssuerKeyResolver,
+    *,
+    now: datetime,
+    claims_optional: bool = False,
+) -> str:
+    """Check that ``token`` is a VC-JWT signed by a key of its issuer and carries exactly
+    ``credential`` (read from it beforehand, unverified); return the issuer id.
+
+    An expired or not yet valid token passes: the validity check reports that. Another
+    issuer's token may leave out ``sub``; with ``claims_optional`` (a status list, which
+    VC-JOSE-COSE lets carry no JWT claims) it may leave out any registered claim, and those
+    present must still match. Raises KeyResolutionError (``issuer_missing``,
+    ``verification_method_not_issuers``, ``jwks_not_issuers``, ``unknown_key``,
+    ``fetch_*``, ...) and ProofError (``jwt_*``).
+    """
+    issuer_id = issuer_id_of(credential)
+    if issuer_id is None:
+        raise KeyResolutionError("issuer_missing", "The credential names no issuer.")
+    own = issuer_id == resolver.own_did
+    # The header is read unverified only to learn where the key is. The issuer's keys are
+    # looked up once, before the signature is checked, so that a key document that cannot
+    # be fetched is reported as such and not as an unknown key, and a kid that names
+    # someone else's key keeps its own code.
+    header, _ = vc_jwt.read_unverified(token)
+    kid = header.get("kid") if isinstance(header.get("kid"), str) else None
+    keys = _issuer_keys(resolver, issuer_id, kid)
+    if kid and vc_jwt.JWK_HEADER_MEMBER not in header:
+        keys = [_key_for_kid(issuer_id, keys, kid)]
+    try:
+        verified = vc_jwt.verify_vc_jwt(
+            token,
+            lambda kid: _key_for_kid(issuer_id, keys, kid),
+            now=now,
+            resolve_jwk=lambda jwk, kid: _key_for_jwk(issuer_id, keys, jwk, kid),
+            allow_missing_sub=not own,
+            claims_optional=claims_optional and not own,
+        )
+    except ProofError as error:
+        if error.code not in _TIME_CODES:
+            raise
+        verified = error.details["credential"]
+    if verified != credential:
+        raise ProofError("jwt_payload_mismatch", "The signed payload is not what was read.")
+    return issuer_id
+
+
+def _issuer_keys(
+    resolver: IssuerKeyResolver, issuer_id: str, kid: str | None
+) -> list[VerificationMethod]:
+    """The keys that may have signed: a DID issuer's assertion keys; for an https issuer,
+    the JWK Set a ``kid`` URL names (on the issuer's origin) or else its
+    ``/.well-known/jwks.json``.
+
+    Raises KeyResolutionError (``jwks_not_issuers``, ``unknown_key``, ``fetch_*``, ...).
+    """
+    if issuer_id.startswith("did:"):
+        return resolver.controller_document(issuer_id).assertion_keys()
+    if kid is not None and _is_url(kid) and kid.split("#", 1)[0] != issuer_id:
+        return [resolver.jwk_set_key(issuer_id, kid)]
+    return resolver.published_jwks(issuer_id)
 
 
 def _key_for_kid(issuer_id: str, keys: list[VerificationMethod], kid: str) -> VerificationMethod:

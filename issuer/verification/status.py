@@ -5,6 +5,12 @@ never over HTTP), its proof and issuer are checked like any credential's, its pu
 length are checked, the list is decompressed with a cap (a gzip bomb stops at the cap) and
 the bit is read. If any of that fails the check FAILS as "could not be checked": a status
 nobody could read never reads as "not revoked".
+
+A list may be a JSON credential with a Data Integrity proof or a VC-JWT: a response of type
+``application/vc+jwt`` or a bare compact JWS, or an ``EnvelopedVerifiableCredential`` whose
+id is ``data:application/vc+jwt,<jws>``. A VC-JWT list is checked as a VC-JWT credential is
+(``issuer.verification.proof.verify_jwt_credential``: its key must be its issuer's), and its
+issuer must be the credential's, exactly as for a JSON list.
 """
 
 from __future__ import annotations
@@ -26,12 +32,22 @@ from issuer import strict_json
 from issuer.did_resolution import IssuerKeyResolver
 from issuer.errors import InvalidInput, IssuerError
 from issuer.fetch import Fetcher
+from issuer.proofs import vc_jwt
 from issuer.verification.checks import CheckFailed, VerificationContext
-from issuer.verification.proof import issuer_id_of, verify_data_integrity_proof
+from issuer.verification.proof import (
+    issuer_id_of,
+    verify_data_integrity_proof,
+    verify_jwt_credential,
+)
 
 STATUS_ENTRY_TYPE = "BitstringStatusListEntry"
 STATUS_LIST_CREDENTIAL_TYPE = "BitstringStatusListCredential"
 STATUS_LIST_TYPE = "BitstringStatusList"
+ENVELOPED_TYPE = "EnvelopedVerifiableCredential"
+JWT_DATA_URL_PREFIX = "data:application/vc+jwt,"
+VC_JWT_MEDIA_TYPE = "application/vc+jwt"
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 PURPOSES = ("revocation", "suspension")
 MIN_ENTRIES = 131_072
 # 16 Mi entries: far more than any list needs, and a bound on what a gzip bomb can cost.
@@ -71,7 +87,8 @@ class StatusLists:
         self._documents = dict(documents or {})
 
     def __call__(self, url: str) -> dict[str, Any]:
-        """The status list credential at ``url``. Raises StatusUnavailable."""
+        """The status list credential at ``url``: a JSON credential, or a VC-JWT answer as the
+        ``EnvelopedVerifiableCredential`` holding it. Raises StatusUnavailable."""
         if url in self._documents:
             return self._documents[url]
         if self._own_prefix and url.startswith(self._own_prefix):
@@ -86,7 +103,12 @@ class StatusLists:
         if self._fetcher is None:
             raise StatusUnavailable("fetch_disabled", "Fetching status lists is turned off.")
         try:
-            fetched = self._fetcher.get(url, accept="application/vc+ld+json, application/json")
+            fetched = self._fetcher.get(
+                url, accept=f"application/vc+ld+json, {VC_JWT_MEDIA_TYPE}, application/json"
+            )
+            token = _compact_jws(fetched.body, fetched.content_type)
+            if token is not None:
+                return envelope(token)
             document = strict_json.parse(
                 fetched.body, max_bytes=MAX_LIST_DOCUMENT_BYTES, max_depth=16
             )
@@ -176,8 +198,12 @@ class StatusCheck:
         )
 
     def _verified_bits(
-        self, list_credential: dict[str, Any], purpose: str, context: VerificationContext
+        self, document: dict[str, Any], purpose: str, context: VerificationContext
     ) -> bytes:
+        token = enveloped_jwt(document)
+        # A VC-JWT list is read unverified here; _proven_bits checks its signature (and that
+        # it signs exactly this) before any bit is used.
+        list_credential = document if token is None else vc_jwt.read_unverified(token)[1]
         types = list_credential.get("type")
         type_list = types if isinstance(types, list) else [types]
         if STATUS_LIST_CREDENTIAL_TYPE not in type_list:
@@ -197,25 +223,38 @@ class StatusCheck:
             raise StatusUnavailable(
                 "status_purpose_mismatch", "The status list serves another purpose."
             )
-        bits = self._proven_bits(list_credential, subject)
+        bits = self._proven_bits(document, list_credential, subject, token, context.now)
         _check_list_window(list_credential, context.now)
         return bits
 
-    def _proven_bits(self, list_credential: dict[str, Any], subject: dict[str, Any]) -> bytes:
-        """The list's bits once its proof verified; from memory for a recently proven list."""
+    def _proven_bits(
+        self,
+        document: dict[str, Any],
+        list_credential: dict[str, Any],
+        subject: dict[str, Any],
+        token: str | None,
+        moment: datetime,
+    ) -> bytes:
+        """The list's bits once its proof (or VC-JWT signature) verified; from memory for a
+        recently proven list."""
         digest = hashlib.sha256(
-            json.dumps(list_credential, sort_keys=True, separators=(",", ":")).encode()
+            json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         ).hexdigest()
         now = self._clock()
         with self._proven_lock:
             remembered = self._proven.get(digest)
             if remembered is not None and now - remembered[0] < PROVEN_LIST_SECONDS:
                 return remembered[1]
-        proofs = list_credential.get("proof")
-        proof_list = proofs if isinstance(proofs, list) else [proofs] if proofs else []
-        if len(proof_list) != 1:
-            raise StatusUnavailable("status_list_unsigned", "The status list is not signed.")
-        verify_data_integrity_proof(list_credential, proof_list[0], self._resolver)
+        if token is not None:
+            verify_jwt_credential(
+                token, list_credential, self._resolver, now=moment, claims_optional=True
+            )
+        else:
+            proofs = list_credential.get("proof")
+            proof_list = proofs if isinstance(proofs, list) else [proofs] if proofs else []
+            if len(proof_list) != 1:
+                raise StatusUnavailable("status_list_unsigned", "The status list is not signed.")
+            verify_data_integrity_proof(list_credential, proof_list[0], self._resolver)
         bits = decode_bitstring(subject.get("encodedList"))
         if len(bits) * 8 < MIN_ENTRIES:
             raise StatusUnavailable(
@@ -228,6 +267,55 @@ class StatusCheck:
             while len(self._proven) > PROVEN_LISTS:
                 self._proven.popitem(last=False)
         return bits
+
+
+def envelope(token: str) -> dict[str, Any]:
+    """The ``EnvelopedVerifiableCredential`` that stands for a VC-JWT (VC 2.0 §4.13)."""
+    return {
+        "@context": [VC_CONTEXT],
+        "id": JWT_DATA_URL_PREFIX + token,
+        "type": ENVELOPED_TYPE,
+    }
+
+
+def enveloped_jwt(document: dict[str, Any]) -> str | None:
+    """The compact JWS of an ``EnvelopedVerifiableCredential``; None for any other document.
+
+    Raises StatusUnavailable ``status_list_invalid`` for an enveloped credential that does
+    not hold a ``data:application/vc+jwt,`` compact JWS (no other envelope is read).
+    """
+    types = document.get("type")
+    if types != ENVELOPED_TYPE and not (isinstance(types, list) and ENVELOPED_TYPE in types):
+        return None
+    enveloped = document.get("id")
+    if not isinstance(enveloped, str) or not enveloped.startswith(JWT_DATA_URL_PREFIX):
+        raise StatusUnavailable(
+            "status_list_invalid",
+            "The enveloped status list is not a data:application/vc+jwt URL.",
+        )
+    token = enveloped.removeprefix(JWT_DATA_URL_PREFIX)
+    if _COMPACT_JWS.fullmatch(token) is None:
+        raise StatusUnavailable(
+            "status_list_invalid", "The enveloped status list does not hold a compact JWS."
+        )
+    return token
+
+
+def _compact_jws(body: bytes, content_type: str) -> str | None:
+    """The token of a fetched VC-JWT (its media type, or a body that is one compact JWS);
+    None for anything else. Raises StatusUnavailable ``status_list_invalid`` for a body
+    declared ``application/vc+jwt`` that is not a compact JWS."""
+    try:
+        text = body.decode("ascii").strip()
+    except UnicodeDecodeError:
+        text = ""
+    if _COMPACT_JWS.fullmatch(text) is not None:
+        return text
+    if content_type == VC_JWT_MEDIA_TYPE:
+        raise StatusUnavailable(
+            "status_list_invalid", "The status list served as a VC-JWT is not a compact JWS."
+        )
+    return None
 
 
 def decode_bitstring(encoded: Any, *, max_bytes: int = MAX_LIST_BYTES) -> bytes:
