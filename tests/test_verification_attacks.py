@@ -111,9 +111,15 @@ CREDENTIAL_ATTACKS: list[tuple[str, Change, str, str]] = [
     ),
     (
         "wrong cryptosuite",
-        lambda c: proof_of(c).update(cryptosuite="ecdsa-rdfc-2019"),
+        lambda c: proof_of(c).update(cryptosuite="ecdsa-jcs-2019"),
         "proof",
         "cryptosuite_unsupported",
+    ),
+    (
+        "an ECDSA cryptosuite for our Ed25519 key",
+        lambda c: proof_of(c).update(cryptosuite="ecdsa-rdfc-2019"),
+        "proof",
+        "key_type_invalid",
     ),
     (
         "wrong proof type",
