@@ -132,12 +132,12 @@ def test_a_proof_set_report_names_every_proof(client: FlaskClient) -> None:
 def test_a_proof_set_fails_when_any_proof_fails(client: FlaskClient) -> None:
     """Each proof of a set must verify on its own: not the first, not most of them."""
     good = vector(RDFC / "proof-set.json")
-    for dropped_to in ("first", "second"):
+    for changed in ("first", "second"):
         credential = copy.deepcopy(good)
-        index = 0 if dropped_to == "first" else 1
+        index = 0 if changed == "first" else 1
         credential["proof"][index]["created"] = "2026-12-07T11:00:00Z"
         body = client.post("/api/v1/verify", json=credential).json
-        assert found(body)["proof"] == ("fail", "signature_invalid"), dropped_to
+        assert found(body)["proof"] == ("fail", "signature_invalid"), changed
     foreign = vector(RDFC / "bad-foreign-key.json")["proof"]
     credential = copy.deepcopy(good)
     credential["proof"].append(foreign)

@@ -41,6 +41,10 @@ signature is made or checked (DESIGN.md):
   ``MAX_VALUE_PAIRS`` pairs of values in all, is refused as ``document_too_complex``
   before any of that work. A credential we issue holds about 60 objects.
 
+The ECDSA suites (``ecdsa_rdfc_2019``, ``ecdsa_sd_2023``) canonicalize through
+``canonicalize`` too, so every check above holds whatever the suite; ``pyld_rdfc_sha384``
+is the same engine with SHA-384 as RDFC-1.0's hash, for P-384.
+
 The seam for a faster canonicalizer is ``RdfcEngine``: a callable from a JSON-LD
 document to canonical N-Quads. ``canonicalize`` runs the engine-independent input
 checks and then an engine, ``pyld_rdfc`` by default. A replacement must serve contexts
