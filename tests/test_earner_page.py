@@ -174,40 +174,73 @@ def test_the_qr_code_holds_the_page_link(client: FlaskClient, assessor_token: st
     assert svg.split(">", 1)[1] == expected.split(">", 1)[1]
 
 
-def test_a_hidden_page_is_404_while_the_credential_keeps_answering(
+def test_a_hidden_page_hides_every_rendering_while_the_credential_keeps_verifying(
     app: Flask, client: FlaskClient, assessor_token: str
 ) -> None:
     issued = award(client, assessor_token)
     credential_id = issued["id"]
-    url = local(settings_url(app, credential_id))
-    settings = client.get(url)
-    assert settings.status_code == 200
-    assert settings.headers["Referrer-Policy"] == "no-referrer"
-    token = parse_qs(urlsplit(url).query)["token"][0]
-
+    token = parse_qs(urlsplit(settings_url(app, credential_id)).query)["token"][0]
     saved = client.post(
         f"/credentials/{credential_id}/settings", data={"token": token, "visibility": "hidden"}
     )
     assert saved.status_code == 303
+    assert "token" not in saved.headers["Location"]
     assert "now hidden" in client.get(saved.headers["Location"]).get_data(as_text=True)
 
-    hidden = client.get(f"/credentials/{credential_id}", headers=HTML)
+    stranger = app.test_client()
+    hidden = stranger.get(f"/credentials/{credential_id}", headers=HTML)
     assert hidden.status_code == 404
     assert hidden.mimetype == "text/html"
     assert "Grace Hopper" not in hidden.get_data(as_text=True)
-    assert client.get(f"/credentials/{credential_id}/qr.svg").status_code == 404
-    for path in (".json", ".jwt", ".png", ".svg"):
-        assert client.get(f"/credentials/{credential_id}{path}").status_code == 200, path
-    as_json = client.get(f"/credentials/{credential_id}", headers=JSON)
-    assert as_json.status_code == 200
-    assert as_json.get_json() == issued["credential"]
-    report = client.post("/api/v1/verify", json=issued["credential"]).get_json()
-    assert report["verified"] is True
+    unknown = stranger.get("/credentials/00000000-0000-4000-8000-000000000000", headers=JSON)
+    for path in ("", ".json", ".jwt", ".png", ".svg", "/qr.svg"):
+        for accept in (JSON, {"Accept": "application/vc+jwt"}, {"Accept": "*/*"}):
+            response = stranger.get(f"/credentials/{credential_id}{path}", headers=accept)
+            assert response.status_code == 404, (path, accept)
+            assert issued["jwt"].encode() not in response.data
+    assert unknown.get_json()["code"] == "credential_not_found"
+    # A link to it is not found by the verifier either (it reads our own links from storage).
+    for path in ("", ".json", ".jwt"):
+        by_link = stranger.post(
+            "/api/v1/verify", json={"url": f"{BASE_URL}/credentials/{credential_id}{path}"}
+        )
+        assert by_link.status_code == 404 and by_link.get_json()["code"] == "credential_not_found"
+    # What the earner handed someone still verifies, from its own bytes.
+    assert stranger.post("/api/v1/verify", json=issued["credential"]).get_json()["verified"]
+    assert stranger.post(
+        "/api/v1/verify", data=issued["jwt"], content_type="application/vc+jwt"
+    ).get_json()["verified"]
 
     client.post(
         f"/credentials/{credential_id}/settings", data={"token": token, "visibility": "public"}
     )
-    assert client.get(f"/credentials/{credential_id}", headers=HTML).status_code == 200
+    for path in ("", ".json", ".jwt", ".png", ".svg", "/qr.svg"):
+        assert stranger.get(f"/credentials/{credential_id}{path}").status_code == 200, path
+
+
+def test_the_settings_link_token_is_exchanged_for_a_cookie_and_dropped_from_the_url(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    """The e-mail link's token must not stay in the address bar, history, access logs or
+    Referer: the first visit keeps it in the session and redirects to the bare URL."""
+    issued = award(client, assessor_token)
+    url = local(settings_url(app, issued["id"]))
+    first = client.get(url, headers=HTML)
+    assert first.status_code == 303
+    assert first.headers["Location"] == f"/credentials/{issued['id']}/settings"
+    assert first.headers["Referrer-Policy"] == "no-referrer"
+    assert first.headers["Cache-Control"] == "no-store"
+    page = client.get(first.headers["Location"], headers=HTML)
+    assert page.status_code == 200
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "Who can see your badge page" in page.get_data(as_text=True)
+    # Another browser, without the cookie, gets nothing from the bare URL.
+    assert app.test_client().get(first.headers["Location"], headers=HTML).status_code == 403
+    saved = client.post(
+        f"/credentials/{issued['id']}/settings",
+        data={"token": parse_qs(urlsplit(url).query)["token"][0], "visibility": "hidden"},
+    )
+    assert saved.headers["Location"] == f"/credentials/{issued['id']}/settings?saved=hidden"
 
 
 def test_a_settings_choice_must_be_public_or_hidden(
@@ -358,7 +391,7 @@ def test_the_award_email_is_written_to_the_outbox_with_both_parts_and_links(
     settings_link = re.search(rf"{re.escape(page_url)}/settings\?token=\S+", plain)
     assert settings_link is not None
     assert unescape(settings_link.group(0)) in unescape(html)
-    assert client.get(local(settings_link.group(0))).status_code == 200
+    assert client.get(local(settings_link.group(0)), follow_redirects=True).status_code == 200
 
 
 def test_an_idempotent_replay_is_not_mailed_twice(

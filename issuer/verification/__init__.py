@@ -37,7 +37,8 @@ def build_for(services: Any, config: Any) -> VerificationService:
 
 def _own_credentials(services: Any) -> OwnCredentialSource:
     """Our credentials, by any of their links, straight from storage: the VC-JWT for the
-    ``.jwt`` link, the Data Integrity credential for the page and every other form."""
+    ``.jwt`` link, the Data Integrity credential for the page and every other form. A link
+    to a hidden page is not found, as when it is fetched."""
     prefix = f"{services.base_url}/credentials/"
 
     def credential(url: str) -> bytes | None:
@@ -47,7 +48,7 @@ def _own_credentials(services: Any) -> OwnCredentialSource:
         credential_id, dot, form = name.partition(".")
         if dot and form not in ("json", "jwt", "png", "svg"):
             raise NotFound("credential_not_found", "There is no such credential.")
-        issued = services.issuance.get(credential_id)
+        issued = services.earner.public_page(credential_id)  # a hidden one is not found
         if form == "jwt":
             return str(issued.jwt).encode("ascii")
         return json.dumps(issued.credential, ensure_ascii=False).encode("utf-8")

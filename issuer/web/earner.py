@@ -1,8 +1,13 @@
 """The earner's side: the credential page, baked downloads, the QR code, page settings.
 
 ``/credentials/<id>`` itself lives in ``public`` (it negotiates HTML, JSON and VC-JWT); its
-HTML branch calls ``credential_page`` here. A hidden page answers 404 to everyone, while
-the credential's JSON, VC-JWT and baked images keep answering, so it keeps verifying.
+HTML branch calls ``credential_page`` here. A hidden page answers 404 to everyone, and so
+do all its renderings (JSON, VC-JWT, baked images, QR code): hiding means nobody with the
+link learns anything. The credential the earner already handed someone keeps verifying,
+from its own bytes.
+
+The settings link's token is exchanged for a cookie at once, and the browser sent on to
+the same page without it, so that it stays out of history, access logs and ``Referer``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
@@ -37,6 +43,9 @@ IMMUTABLE = "public, max-age=86400"
 PAGE_CACHE = "private, no-cache"
 # The page is reachable only by its unguessable link; ask search engines not to list it.
 ROBOTS = "noindex, nofollow, noarchive"
+# Settings tokens kept in the browser's session cookie, newest last (one per credential).
+SETTINGS_SESSION_KEY = "settings_tokens"
+MAX_REMEMBERED_SETTINGS = 5
 
 
 def earner() -> EarnerService:
@@ -57,7 +66,7 @@ def credential_page(credential_id: str) -> Response:
 
 @blueprint.get("/credentials/<credential_id>.png")
 def baked_png(credential_id: str) -> Response:
-    issued = services().issuance.get(credential_id)
+    issued = earner().public_page(credential_id)
     art = badge_images.render_png(_art_svg(issued))
     png = baking.bake_png(art, credential_text(issued))
     return _download(png, "image/png", f"{issued.id}.png")
@@ -65,7 +74,7 @@ def baked_png(credential_id: str) -> Response:
 
 @blueprint.get("/credentials/<credential_id>.svg")
 def baked_svg(credential_id: str) -> Response:
-    issued = services().issuance.get(credential_id)
+    issued = earner().public_page(credential_id)
     svg = baking.bake_svg(_art_svg(issued), credential_text(issued))
     return _download(svg.encode("utf-8"), "image/svg+xml", f"{issued.id}.svg")
 
@@ -95,24 +104,55 @@ def achievement_png(framework: str, level: str) -> Response:
 def settings(credential_id: str) -> BaseResponse:
     """The earner's page settings, opened by the signed link from the award e-mail.
 
-    The token travels in the query string of the e-mail link and, when saving, in the form;
+    The link's ``token`` is checked, kept in the session cookie and the browser sent on to
+    the URL without it (module docstring). When saving, the form carries the token too;
     being secret and bound to the credential, it also stands in for a CSRF token.
     """
-    token = (request.form.get("token") if request.method == "POST" else None) or request.args.get(
-        "token", ""
-    )
     issued = services().issuance.get(credential_id)
+    if request.method == "GET" and "token" in request.args:
+        token = request.args["token"]
+        earner().links.read(token, issued.id)
+        _remember_settings_token(issued.id, token)
+        return _private(redirect(url_for("earner.settings", credential_id=issued.id), code=303))
+    token = (
+        request.form.get("token", "") if request.method == "POST" else None
+    ) or _remembered_settings_token(issued.id)
     earner().links.read(token, issued.id)
     if request.method == "POST":
         visibility = request.form.get("visibility")
         if visibility not in ("public", "hidden"):
             return _settings_page(issued, token, error="Choose public or hidden.", status=422)
         earner().set_hidden(issued.id, token, visibility == "hidden")
-        return redirect(
-            url_for("earner.settings", credential_id=issued.id, token=token, saved=visibility),
-            code=303,
+        _remember_settings_token(issued.id, token)
+        return _private(
+            redirect(
+                url_for("earner.settings", credential_id=issued.id, saved=visibility), code=303
+            )
         )
     return _settings_page(issued, token, saved=request.args.get("saved"))
+
+
+def _remember_settings_token(credential_id: str, token: str) -> None:
+    remembered = {
+        key: value
+        for key, value in dict(session.get(SETTINGS_SESSION_KEY) or {}).items()
+        if key != credential_id
+    }
+    remembered[credential_id] = token
+    session[SETTINGS_SESSION_KEY] = dict(list(remembered.items())[-MAX_REMEMBERED_SETTINGS:])
+
+
+def _remembered_settings_token(credential_id: str) -> str:
+    token = dict(session.get(SETTINGS_SESSION_KEY) or {}).get(credential_id, "")
+    return token if isinstance(token, str) else ""
+
+
+def _private(response: BaseResponse) -> BaseResponse:
+    """Headers for a page or redirect that is the earner's alone."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = ROBOTS
+    return response
 
 
 def credential_text(issued: IssuedAward) -> str:
@@ -141,10 +181,8 @@ def _settings_page(
         ),
         status=status,
     )
-    # The token is in this page's URL: never send it on to another site, never cache it.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = ROBOTS
+    # The token is in this page's form: never cache it, never tell another site of it.
+    _private(response)
     return response
 
 

@@ -59,7 +59,7 @@ def achievement(framework: str, level: str) -> Response | str:
 
 @blueprint.get("/credentials/<credential_id>")
 def credential(credential_id: str) -> Response | str:
-    issued = services().issuance.get(credential_id)
+    issued = services().earner.public_page(credential_id)
     chosen = _negotiate("application/json", VC_LD, JSON_LD, VC_JWT, "text/html")
     if chosen == VC_JWT:
         return Response(issued.jwt, mimetype=VC_JWT)
@@ -71,7 +71,7 @@ def credential(credential_id: str) -> Response | str:
 
 @blueprint.get("/credentials/<credential_id>.json")
 def credential_json(credential_id: str) -> Response:
-    issued = services().issuance.get(credential_id)
+    issued = services().earner.public_page(credential_id)
     response = _json(issued.credential)
     response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.json"'
     return response
@@ -79,7 +79,7 @@ def credential_json(credential_id: str) -> Response:
 
 @blueprint.get("/credentials/<credential_id>.jwt")
 def credential_jwt(credential_id: str) -> Response:
-    issued = services().issuance.get(credential_id)
+    issued = services().earner.public_page(credential_id)
     response = Response(issued.jwt, mimetype=VC_JWT)
     response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.jwt"'
     return response

@@ -106,11 +106,12 @@ def test_the_downloaded_png_verifies(
     assert report["verified"] is True, report
 
 
-def test_hiding_the_page_makes_it_404(
+def test_hiding_the_page_makes_it_and_its_files_404(
     page: Any, live_server: str, app: Flask, credential: dict[str, Any]
 ) -> None:
     settings = urlsplit(app.extensions["issuer"].earner.settings_url(credential["id"]))
     page.goto(f"{live_server}{settings.path}?{settings.query}")
+    assert page.url == f"{live_server}{settings.path}"  # the token is no longer in the URL
     page.get_by_label("Hidden").check()
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
@@ -118,8 +119,9 @@ def test_hiding_the_page_makes_it_404(
     response = page.goto(f"{live_server}/credentials/{credential['id']}")
     assert response.status == 404
     assert "Grace Hopper" not in page.content()
-    json_response = page.request.get(f"{live_server}/credentials/{credential['id']}.json")
-    assert json_response.status == 200
+    for path in (".json", ".jwt", ".png", ".svg"):
+        hidden = page.request.get(f"{live_server}/credentials/{credential['id']}{path}")
+        assert hidden.status == 404, path
 
 
 def test_no_serious_accessibility_violations(
