@@ -29,7 +29,15 @@ from openbadgeslib.ob3.ldp import OB3LdpSigner
 from test_fetch import Answer, DocumentServer
 from test_verification import _openbadgeslib_credential, offline, outcomes
 
+from issuer.did_resolution import (
+    KeyResolutionError,
+    did_jwk_document,
+    key_from_jwk,
+    key_from_multikey,
+    parse_controller_document,
+)
 from issuer.fetch import Fetcher, parse_allow_hosts
+from issuer.multibase import encode_base58btc
 from issuer.verification import VerificationService
 from issuer.verification.status import envelope
 
@@ -367,3 +375,73 @@ def test_the_api_verifies_a_jwks_issuer_with_a_vc_jwt_status_list(
     server.routes["/status/1"] = Answer(b"eyJ.not.a-list", headers=JWT_TYPE)
     body = client.post("/api/v1/verify", json={"jwt": credential}).json
     assert body is not None and body["verified"] is False
+
+
+P384 = vector_json("test-keys.json")["keys"]["web-p384"]
+P384_PUBLIC = {name: P384[name] for name in ("kty", "crv", "x", "y")}
+
+
+@pytest.mark.parametrize("member", ["d", "p", "q", "dp", "dq", "qi", "oth", "k"])
+def test_a_jwk_with_any_private_member_is_refused(member: str) -> None:
+    with pytest.raises(KeyResolutionError) as raised:
+        key_from_jwk({**P384_PUBLIC, member: "AQAB"})
+    assert raised.value.code == "jwk_private_key"
+
+
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {**P384_PUBLIC, "alg": "ES256"},
+        {**P384_PUBLIC, "crv": "P-256"},
+        {**P384_PUBLIC, "x": P384_PUBLIC["x"][:-4]},
+        {**P384_PUBLIC, "crv": "P-521"},
+        {"kty": "oct"},
+    ],
+    ids=["alg of another curve", "curve swapped", "short coordinate", "P-521", "symmetric"],
+)
+def test_an_unusable_jwk_is_key_invalid(jwk: dict[str, Any]) -> None:
+    with pytest.raises(KeyResolutionError) as raised:
+        key_from_jwk(jwk)
+    assert raised.value.code == "key_invalid"
+
+
+def test_a_p384_key_reads_alike_as_jwk_multikey_and_did_jwk() -> None:
+    public_key, alg = key_from_jwk(P384_PUBLIC)
+    point = public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+    from_multikey, multikey_alg = key_from_multikey(encode_base58btc(b"\x81\x24" + point))
+    did = "did:jwk:" + jwt.utils.base64url_encode(json.dumps(P384_PUBLIC).encode()).decode()
+    (method,) = did_jwk_document(did).assertion_keys()
+    assert alg == multikey_alg == method.alg == "ES384"
+    assert from_multikey.public_numbers() == public_key.public_numbers()
+    assert method.public_key.public_numbers() == public_key.public_numbers()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("method_type", "member", "value"),
+    [
+        # Ed25519VerificationKey2020 is an Ed25519 key only.
+        ("Ed25519VerificationKey2020", "publicKeyMultibase", None),
+        # A known type's key is in its own member.
+        ("Ed25519VerificationKey2018", "publicKeyJwk", P384_PUBLIC),
+        ("Ed25519VerificationKey2018", "publicKeyBase58", "0OIl" * 11),
+    ],
+)
+def test_a_method_whose_type_and_key_disagree_is_not_used(
+    method_type: str, member: str, value: Any
+) -> None:
+    if value is None:
+        # A P-256 Multikey, which a Multikey method may hold.
+        p256 = {
+            k: v for k, v in vector_json("test-keys.json")["keys"]["web-p256"].items() if k != "d"
+        }
+        point = key_from_jwk(p256)[0].public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+        )
+        value = encode_base58btc(b"\x80\x24" + point)
+    did = "did:web:vectors.test"
+    document = parse_controller_document(
+        _did_document(did, method_type, member, value), did, source="test"
+    )
+    assert document.methods == {}
