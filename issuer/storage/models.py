@@ -293,3 +293,61 @@ class OutgoingMail(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WalletOffer(Base):
+    """An offer to put an award into a wallet, made on the earner's private page.
+
+    ``protocol`` is ``openid4vci`` (a credential offer with a pre-authorized code) or
+    ``vc_api`` (an exchange with a DIDAuth challenge). Only SHA-256 digests of the secrets
+    are stored: the offer's locator (the secret in its URL), the pre-authorized code or
+    challenge, the transaction code and the access token. ``redeemed_at`` is set once, when
+    the code is exchanged for a token or the challenge answered.
+    """
+
+    __tablename__ = "wallet_offers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    locator_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    tx_code_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    tx_code_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    redeemed_at: Mapped[datetime | None] = mapped_column(default=None)
+    access_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    access_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WalletNonce(Base):
+    """A ``c_nonce`` from the OpenID4VCI nonce endpoint: its digest, single use."""
+
+    __tablename__ = "wallet_nonces"
+
+    nonce_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WalletClaim(Base):
+    """A holder-bound copy of an award: ``credentialSubject.id`` is the wallet's DID.
+
+    It shares its award's ``credentialStatus`` entry, so revoking the award revokes it.
+    One copy per award and holder: the same wallet claiming again gets this one.
+    """
+
+    __tablename__ = "wallet_claims"
+    __table_args__ = (UniqueConstraint("credential_id", "holder_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    holder: Mapped[str] = mapped_column(Text)
+    holder_sha256: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime] = mapped_column()
+    credential_json: Mapped[str] = mapped_column(Text)
+    jwt: Mapped[str] = mapped_column(Text)
+    data_integrity_kid: Mapped[str] = mapped_column(String(500))
+    jwt_kid: Mapped[str] = mapped_column(String(500))
