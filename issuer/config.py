@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     "BULK_MAX_ROWS": 10_000,
     "BULK_MAX_BYTES": 10 * 1024 * 1024,
+    # The public verifier (issuer/web/verify.py): requests a minute per client address, in
+    # each worker process (0: no limit), and the work one request may ask for, in JSON
+    # objects of the credentials it verifies (issuer/verification/budget.py).
+    "VERIFY_RATE_PER_MINUTE": 120,
+    "VERIFY_BUDGET_OBJECTS": 5_000,
     # Outgoing mail (issuer/mail.py). An empty host writes each message to instance/outbox/.
     "SMTP_HOST": "",
     "SMTP_PORT": 587,
@@ -55,9 +60,11 @@ _INTEGER_SETTINGS = (
     "BULK_MAX_BYTES",
     "SMTP_PORT",
     "PROXY_HOPS",
+    "VERIFY_RATE_PER_MINUTE",
+    "VERIFY_BUDGET_OBJECTS",
 )
 # Settings that may be zero.
-_MAY_BE_ZERO = ("PROXY_HOPS",)
+_MAY_BE_ZERO = ("PROXY_HOPS", "VERIFY_RATE_PER_MINUTE")
 
 # The Bitstring Status List minimum: smaller lists would weaken herd privacy. Only a test
 # run (TESTING true) may use smaller lists, of at least 8 entries, to fill them quickly.

@@ -87,3 +87,13 @@ class Forbidden(IssuerError):
     """The caller is known but may not do this."""
 
     code = "forbidden"
+
+
+class TooManyRequests(IssuerError):
+    """The caller asked too often; ``retry_after`` says in how many seconds to ask again."""
+
+    code = "rate_limited"
+
+    def __init__(self, code: str, message: str, retry_after: int):
+        super().__init__(code, message, {"retryAfter": retry_after})
+        self.retry_after = retry_after

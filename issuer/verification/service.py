@@ -15,6 +15,7 @@ from issuer.did import VerificationKey
 from issuer.did_resolution import IssuerKeyResolver
 from issuer.errors import IssuerError, ProofError
 from issuer.fetch import Fetcher, FetchError, parse_allow_hosts
+from issuer.verification import budget
 from issuer.verification.checks import (
     AllOf,
     Check,
@@ -152,6 +153,18 @@ class VerificationService:
         self, presented: PresentedCredential, *, recipient: str | None = None
     ) -> VerificationReport:
         """Run every check on a credential that has been read; never raises."""
+        read = CheckOutcome("read", PASS, "ok", presented.describe())
+        if not budget.spend(presented.credential):
+            refused = CheckOutcome(
+                "proof",
+                FAIL,
+                "verification_budget_exceeded",
+                "Not checked: this request already used the verification work it may ask "
+                "for. Send this credential in a request of its own.",
+            )
+            return VerificationReport(
+                (read, refused), summarize(presented.credential, form=presented.form)
+            )
         context = VerificationContext(
             presented=presented,
             now=self._clock(),
@@ -161,7 +174,6 @@ class VerificationService:
         checks: list[Check] = []
         if recipient:
             checks.append(RecipientCheck())
-        read = CheckOutcome("read", PASS, "ok", presented.describe())
         outcomes = [read, *self._policy.run(context)]
         if checks:
             outcomes.extend(AllOf(checks).run(context))

@@ -23,6 +23,7 @@ _STATUS_BY_CLASS: list[tuple[type[errors.IssuerError], int]] = [
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
     (errors.Conflict, 409),
+    (errors.TooManyRequests, 429),
     (errors.ProofError, 422),
     (errors.KeyringError, 503),
     (errors.IssuerError, 500),
@@ -97,7 +98,10 @@ def init_app(app: Flask) -> None:
         status = status_for(error)
         if status >= 500:
             log.error("%s: %s", error.code, error.message)
-        return _respond(status, error.code, error.message, error.details)
+        response = _respond(status, error.code, error.message, error.details)
+        if isinstance(error, errors.TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

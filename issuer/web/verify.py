@@ -5,22 +5,31 @@ a file name or a Content-Type. One rule for both: a request that cannot be read 
 4xx problem; a credential that was read and fails a check is a 200 report with
 ``verified: false``. A batch (a JSON list, or several uploaded files) gets one report per
 item, and an item that cannot be read gets a report saying so.
+
+Anyone may verify, so each request is metered (``metered``): anonymous clients are rate
+limited per address (``ISSUER_VERIFY_RATE_PER_MINUTE``, 429 with ``Retry-After``; an
+assessor's API token is not limited), and the work of one request is capped
+(``ISSUER_VERIFY_BUDGET_OBJECTS``, ``issuer.verification.budget``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
 from issuer import strict_json
 from issuer.errors import InvalidInput, IssuerError
 from issuer.verification import VerificationReport, VerificationService, build_for
+from issuer.verification.budget import work_budget
 from issuer.verification.service import MAX_BATCH
-from issuer.web import services
+from issuer.web import bearer_principal, services
+from issuer.web.rate_limit import RateLimiter
 
 blueprint = Blueprint("verify", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 _WRAPPER_KEYS = ("credential", "jwt", "url")
 CHECK_LABELS = {
@@ -43,12 +52,38 @@ def verification() -> VerificationService:
     return service
 
 
+def metered(view: F) -> F:
+    """Rate limit anonymous callers, and run ``view`` within the request's work budget."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.headers.get("Authorization"):
+            bearer_principal()  # an assessor's token: not limited (a bad one is a 401)
+        elif (limiter := _rate_limiter()) is not None:
+            limiter.take(request.remote_addr or "")
+        with work_budget(current_app.config["VERIFY_BUDGET_OBJECTS"]):
+            return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _rate_limiter() -> RateLimiter | None:
+    per_minute = current_app.config["VERIFY_RATE_PER_MINUTE"]
+    if not per_minute:
+        return None
+    limiter: RateLimiter = current_app.extensions.setdefault(
+        "issuer_verify_rate_limit", RateLimiter(per_minute)
+    )
+    return limiter
+
+
 @blueprint.get("/verify")
 def verify_page() -> str:
     return render_template("verify.html", check_labels=CHECK_LABELS)
 
 
 @blueprint.post("/verify")
+@metered
 def verify_form() -> str:
     """The form: uploaded files, a pasted credential and/or a link, and an optional e-mail."""
     recipient = (request.form.get("email") or "").strip() or None
@@ -77,6 +112,7 @@ def verify_form() -> str:
 
 
 @blueprint.post("/api/v1/verify")
+@metered
 def verify_api() -> Response:
     """Verify what the body holds; see the module docstring for the forms accepted."""
     service = verification()
