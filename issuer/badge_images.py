@@ -24,6 +24,7 @@ SVG_DATA_URI_PREFIX = "data:image/svg+xml;base64,"
 # a crisp print; the issue asks for at least 512 px.
 PNG_SIZE = 512
 _PNG_CACHE_ENTRIES = 64
+_QR_CACHE_ENTRIES = 2048
 
 
 def svg_from_data_uri(data_uri: str) -> str:
@@ -69,11 +70,13 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
+@functools.lru_cache(maxsize=_QR_CACHE_ENTRIES)
 def qr_svg(text: str, *, title: str) -> str:
     """A QR code of ``text`` as an SVG document with a ``<title>`` for screen readers.
 
     Medium error correction survives a smudged print; the quiet zone is the standard four
-    modules, dark on white for any scanner.
+    modules, dark on white for any scanner. Drawing one takes milliseconds and a page's
+    link never changes, so codes are remembered (a few kilobytes each).
     """
     code = segno.make(text, error="m", micro=False)
     svg = code.svg_inline(scale=4, border=4, dark="#000000", light="#ffffff", title=title)

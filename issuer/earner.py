@@ -8,6 +8,7 @@ cannot be mistaken for another signed value, and expires.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,13 +16,15 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from issuer.caching import BoundedCache
 from issuer.errors import Forbidden, NotFound
 from issuer.issuance import IssuanceService, IssuedAward
-from issuer.revocation import RevocationService
-from issuer.storage import Database
-from issuer.storage.models import IssuedCredential
+from issuer.revocation import CredentialStatus, RevocationService
+from issuer.storage import Database, is_uuid
+from issuer.storage.models import IssuedCredential, Revocation
+from issuer.verification import VerificationReport
 
 SETTINGS_SALT = "issuer.earner.page-settings.v1"
 # A year: long enough to find the award e-mail again, short enough that a leaked old mail
@@ -30,6 +33,12 @@ SETTINGS_LINK_LIFETIME = timedelta(days=365)
 LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
 
 StatusWord = Literal["valid", "expired", "revoked", "not_yet_valid", "invalid", "unchecked"]
+# Verification reports of credential pages, remembered per process (issuer.caching): only
+# a report that verified, for a credential the database holds valid (not revoked, within its
+# dates), and for REPORT_SECONDS at most, after which our keys and signed status list are
+# read again. The credential's bytes never change.
+REMEMBERED_REPORTS = 4096
+REPORT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,14 @@ class PageStatus:
     sentence: str
     revoked_at: datetime | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PageView:
+    """A credential whose page is shown, and its standing, from one database read."""
+
+    issued: IssuedAward
+    status: PageStatus
 
 
 class SettingsLinks:
@@ -110,6 +127,9 @@ class EarnerService:
         self.links = links
         self._base_url = base_url
         self._clock = clock
+        self._reports: BoundedCache[str, VerificationReport] = BoundedCache(
+            REMEMBERED_REPORTS, seconds=REPORT_SECONDS
+        )
 
     def page_url(self, credential_id: str) -> str:
         return f"{self._base_url}/credentials/{credential_id}"
@@ -128,6 +148,70 @@ class EarnerService:
         if self.is_hidden(credential_id):
             raise NotFound("credential_not_found", "There is no such credential.")
         return issued
+
+    def page_view(self, credential_id: str) -> PageView:
+        """The credential whose page is shown, with its revocation and dates as of now, in
+        one read of the database.
+
+        Raises NotFound ``credential_not_found`` for an unknown id and for a hidden page.
+        """
+        if not is_uuid(credential_id):
+            raise NotFound("credential_not_found", "There is no such credential.")
+        # Columns, not ORM objects: a page view is mostly this read.
+        with self._db.read() as session:
+            row = session.execute(
+                select(
+                    IssuedCredential.id,
+                    IssuedCredential.credential_json,
+                    IssuedCredential.jwt,
+                    IssuedCredential.achievement,
+                    IssuedCredential.recipient_name,
+                    IssuedCredential.issued_at,
+                    IssuedCredential.valid_until,
+                    IssuedCredential.page_hidden,
+                    Revocation.credential_id.label("revoked_id"),
+                    Revocation.revoked_at,
+                    Revocation.reason,
+                )
+                .outerjoin(Revocation, Revocation.credential_id == IssuedCredential.id)
+                .where(IssuedCredential.id == credential_id)
+            ).first()
+        if row is None or row.page_hidden:
+            raise NotFound("credential_not_found", "There is no such credential.")
+        issued = IssuedAward(
+            id=row.id,
+            credential=json.loads(row.credential_json),
+            jwt=row.jwt,
+            achievement=row.achievement,
+            recipient_name=row.recipient_name,
+            issued_at=row.issued_at,
+            valid_until=row.valid_until,
+        )
+        revocation = CredentialStatus(
+            revoked=row.revoked_id is not None, revoked_at=row.revoked_at, reason=row.reason
+        )
+        return PageView(issued, self._standing(issued, revocation))
+
+    def page_report(
+        self,
+        view: PageView,
+        verify: Callable[[dict[str, Any]], VerificationReport],
+    ) -> VerificationReport:
+        """Our verifier's report on the stored credential of ``view`` (``verify`` runs it).
+
+        While the database holds the credential valid (not revoked, within its dates), a
+        report that verified is remembered for ``REPORT_SECONDS``, so that a page view does
+        not canonicalize the credential again; any other standing or report is made anew
+        on every view, and a revocation or expiry is seen at once. Raises as ``verify``.
+        """
+        if view.status.word != "valid":
+            return verify(view.issued.credential)
+        report = self._reports.get(view.issued.id)
+        if report is None:
+            report = verify(view.issued.credential)
+            if report.verified:
+                self._reports.put(view.issued.id, report)
+        return report
 
     def is_hidden(self, credential_id: str) -> bool:
         """Whether the earner hid the page. Raises NotFound ``credential_not_found``."""
@@ -158,7 +242,9 @@ class EarnerService:
 
         Raises NotFound ``credential_not_found``.
         """
-        revocation = self._revocation.status_of(issued.id)
+        return self._standing(issued, self._revocation.status_of(issued.id))
+
+    def _standing(self, issued: IssuedAward, revocation: CredentialStatus) -> PageStatus:
         if revocation.revoked:
             when = revocation.revoked_at.strftime("%d %B %Y") if revocation.revoked_at else ""
             return PageStatus(

@@ -555,3 +555,62 @@ def test_a_server_without_smtputf8_refuses_only_the_international_address(
     assert waiting.last_error.startswith("SMTPNotSupportedError")
     (raw,) = received
     assert EMAIL.encode() in raw
+
+
+RENDERINGS = ("", ".json", ".jwt", ".png", ".svg", "/qr.svg")
+
+
+def test_each_rendering_revalidates_by_etag_and_no_shared_cache_keeps_it(
+    client: FlaskClient, assessor_token: str
+) -> None:
+    issued = award(client, assessor_token)
+    for path in RENDERINGS:
+        for accept in (HTML, JSON, {"Accept": "application/vc+jwt"}):
+            url = f"/credentials/{issued['id']}{path}"
+            first = client.get(url, headers=accept)
+            assert first.status_code == 200, (path, accept)
+            # The earner may hide it at any moment: revalidate every time, browsers only.
+            assert first.headers["Cache-Control"] == "private, no-cache", (path, accept)
+            etag = first.headers["ETag"]
+            again = client.get(url, headers={**accept, "If-None-Match": etag})
+            assert again.status_code == 304, (path, accept)
+            assert again.data == b""
+            assert client.get(url, headers={**accept, "If-None-Match": '"other"'}).data == (
+                first.data
+            )
+    html = client.get(f"/credentials/{issued['id']}", headers=HTML)
+    jwt = client.get(f"/credentials/{issued['id']}", headers={"Accept": "application/vc+jwt"})
+    assert html.headers["ETag"] != jwt.headers["ETag"]
+    assert "Accept" in html.headers["Vary"]
+
+
+def test_a_page_seen_before_is_hidden_revoked_and_expired_at_once(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    """What is remembered to make views cheap never outlives the standing it was made for."""
+    issued = award(client, assessor_token)
+    credential_id = issued["id"]
+    for path in RENDERINGS:
+        assert client.get(f"/credentials/{credential_id}{path}", headers=HTML).status_code == 200
+    seen = client.get(f"/credentials/{credential_id}", headers=HTML)
+    assert 'data-status="valid"' in seen.get_data(as_text=True)
+
+    earner = app.extensions["issuer"].earner
+    token = parse_qs(urlsplit(settings_url(app, credential_id)).query)["token"][0]
+    earner.set_hidden(credential_id, token, True)
+    for path in RENDERINGS:
+        hidden = client.get(
+            f"/credentials/{credential_id}{path}",
+            headers={**HTML, "If-None-Match": seen.headers["ETag"]},
+        )
+        assert hidden.status_code == 404, path
+    earner.set_hidden(credential_id, token, False)
+
+    app.extensions["issuer"].revocation.revoke(credential_id, "Awarded in error", by=None)
+    revoked = client.get(
+        f"/credentials/{credential_id}", headers={**HTML, "If-None-Match": seen.headers["ETag"]}
+    )
+    assert revoked.status_code == 200
+    html = revoked.get_data(as_text=True)
+    assert 'data-status="revoked"' in html and "Awarded in error" in html
+    assert "The issuer has revoked this credential." in html

@@ -12,12 +12,15 @@ the same page without it, so that it stays out of history, access logs and ``Ref
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     json,
     redirect,
     render_template,
@@ -28,7 +31,8 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from issuer import badge_images, baking
-from issuer.earner import EarnerService, PageStatus, linkedin_add_url
+from issuer.caching import BoundedCache
+from issuer.earner import EarnerService, PageStatus, PageView, linkedin_add_url
 from issuer.errors import IssuerError
 from issuer.issuance import IssuedAward
 from issuer.verification import VerificationReport
@@ -37,8 +41,9 @@ from issuer.web.verify import CHECK_LABELS, verification
 
 blueprint = Blueprint("earner", __name__)
 
-# Baked files and level images never change once made; the page itself must not be cached
-# by shared caches (its status line is live, and it can be hidden at any moment).
+# Level images never change once made. The page and every rendering of a credential must
+# not be kept by shared caches, and a browser must ask again before each use (revalidating
+# by ETag): the status line is live, and the earner can hide the page at any moment.
 IMMUTABLE = "public, max-age=86400"
 PAGE_CACHE = "private, no-cache"
 # The page is reachable only by its unguessable link; ask search engines not to list it.
@@ -46,6 +51,9 @@ ROBOTS = "noindex, nofollow, noarchive"
 # Settings tokens kept in the browser's session cookie, newest last (one per credential).
 SETTINGS_SESSION_KEY = "settings_tokens"
 MAX_REMEMBERED_SETTINGS = 5
+# Rendered credential pages (body and ETag) kept per app, by credential and state.
+RENDERED_PAGES = 512
+BAKED_IMAGES = 128
 
 
 def earner() -> EarnerService:
@@ -54,29 +62,54 @@ def earner() -> EarnerService:
 
 def credential_page(credential_id: str) -> Response:
     """The credential page for people. Raises NotFound ``credential_not_found`` (also when
-    the earner hid the page)."""
-    issued = earner().public_page(credential_id)
-    page = _page_facts(issued)
-    response = Response(render_template("credential.html", **page))
+    the earner hid the page).
+
+    One database read gives the credential and its standing; the verification report and
+    the QR code are remembered (``EarnerService.page_report``, ``badge_images.qr_svg``), so
+    a view costs the read and the template. The ``ETag`` is the page's digest: a browser
+    revalidates (``no-cache``) and gets ``304`` while nothing on the page changed.
+    """
+    view = earner().page_view(credential_id)
+    report = _verification_report(view)
+    status = _status_line(view.status, report)
+    # The page is a function of the stored credential, its status line and the report:
+    # rendered once for each such state.
+    state = (view.issued.id, status, report.checks if report is not None else None)
+    pages = _rendered_pages()
+    rendered = pages.get(state)
+    if rendered is None:
+        body = render_template("credential.html", **_page_facts(view, report, status))
+        encoded = body.encode("utf-8")
+        rendered = (encoded, hashlib.sha256(encoded).hexdigest()[:32])
+        pages.put(state, rendered)
+    response = Response(rendered[0], mimetype="text/html")
     response.headers["X-Robots-Tag"] = ROBOTS
     response.headers["Cache-Control"] = PAGE_CACHE
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.set_etag(rendered[1])
+    response.make_conditional(request)
     return response
 
 
 @blueprint.get("/credentials/<credential_id>.png")
 def baked_png(credential_id: str) -> Response:
     issued = earner().public_page(credential_id)
-    art = badge_images.render_png(_art_svg(issued))
-    png = baking.bake_png(art, credential_text(issued))
-    return _download(png, "image/png", f"{issued.id}.png")
+
+    def bake() -> bytes:
+        art = badge_images.render_png(_art_svg(issued))
+        return baking.bake_png(art, credential_text(issued))
+
+    return _download(_made_once("png", issued.id, bake), "image/png", f"{issued.id}.png")
 
 
 @blueprint.get("/credentials/<credential_id>.svg")
 def baked_svg(credential_id: str) -> Response:
     issued = earner().public_page(credential_id)
-    svg = baking.bake_svg(_art_svg(issued), credential_text(issued))
-    return _download(svg.encode("utf-8"), "image/svg+xml", f"{issued.id}.svg")
+
+    def bake() -> bytes:
+        return baking.bake_svg(_art_svg(issued), credential_text(issued)).encode("utf-8")
+
+    return _download(_made_once("svg", issued.id, bake), "image/svg+xml", f"{issued.id}.svg")
 
 
 @blueprint.get("/credentials/<credential_id>/qr.svg")
@@ -155,6 +188,13 @@ def _private(response: BaseResponse) -> BaseResponse:
     return response
 
 
+def _rendered_pages() -> BoundedCache[tuple[object, ...], tuple[bytes, str]]:
+    pages: BoundedCache[tuple[object, ...], tuple[bytes, str]] = current_app.extensions[
+        "issuer_rendered_pages"
+    ]
+    return pages
+
+
 def credential_text(issued: IssuedAward) -> str:
     """The credential exactly as ``/credentials/<id>.json`` serves it (what is baked)."""
     return json.dumps(issued.credential, ensure_ascii=False)
@@ -186,10 +226,21 @@ def _settings_page(
     return response
 
 
+def _made_once(form: str, credential_id: str, make: Callable[[], bytes]) -> bytes:
+    """A baked image of a credential, made once per process (the credential never changes)."""
+    baked: BoundedCache[tuple[str, str], bytes] = current_app.extensions["issuer_baked_images"]
+    return baked.get_or_make((form, credential_id), make)
+
+
 def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    """A rendering of one credential. Its bytes never change, but the earner may hide it at
+    any moment, so caches keep it only to revalidate (``no-cache``: ``304`` by ``ETag`` while
+    shown, ``404`` once hidden) and only in the browser (``private``), as the page."""
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Cache-Control"] = PAGE_CACHE
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    response.make_conditional(request)
     return response
 
 
@@ -199,7 +250,10 @@ def _art_svg(issued: IssuedAward) -> str:
     return badge_images.svg_from_data_uri(str(image.get("id", "")))
 
 
-def _page_facts(issued: IssuedAward) -> dict[str, Any]:
+def _page_facts(
+    view: PageView, report: VerificationReport | None, status: PageStatus
+) -> dict[str, Any]:
+    issued = view.issued
     credential = issued.credential
     subject = credential["credentialSubject"]
     achievement = subject["achievement"]
@@ -213,8 +267,6 @@ def _page_facts(issued: IssuedAward) -> dict[str, Any]:
     page_url = earner().page_url(issued.id)
     base_url = services().base_url
     issuer = credential["issuer"]
-    report = _verification_report(credential)
-    status = _status_line(earner().status(issued), report)
     return {
         "issued": issued,
         "credential": credential,
@@ -241,10 +293,10 @@ def _page_facts(issued: IssuedAward) -> dict[str, Any]:
     }
 
 
-def _verification_report(credential: dict[str, Any]) -> VerificationReport | None:
+def _verification_report(view: PageView) -> VerificationReport | None:
     """Our verifier's report on the credential as stored, or None if it could not run."""
     try:
-        return verification().verify_document(credential)
+        return earner().page_report(view, verification().verify_document)
     except IssuerError:
         return None
 
@@ -263,4 +315,6 @@ def _status_line(status: PageStatus, report: VerificationReport | None) -> PageS
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["issuer_rendered_pages"] = BoundedCache(RENDERED_PAGES)
+    app.extensions["issuer_baked_images"] = BoundedCache(BAKED_IMAGES)
     app.register_blueprint(blueprint)

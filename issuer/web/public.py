@@ -58,15 +58,21 @@ def achievement(framework: str, level: str) -> Response | str:
 
 
 @blueprint.get("/credentials/<credential_id>")
-def credential(credential_id: str) -> Response | str:
-    issued = services().earner.public_page(credential_id)
+def credential(credential_id: str) -> Response:
     chosen = _negotiate("application/json", VC_LD, JSON_LD, VC_JWT, "text/html")
-    if chosen == VC_JWT:
-        return Response(issued.jwt, mimetype=VC_JWT)
     if chosen == "text/html":
         # The earner's page: facts, live status, sharing (issuer/web/earner.py).
-        return earner.credential_page(issued.id)
-    return _json(issued.credential, chosen)
+        response = earner.credential_page(credential_id)
+    else:
+        issued = services().earner.public_page(credential_id)
+        body = (
+            Response(issued.jwt, mimetype=VC_JWT)
+            if chosen == VC_JWT
+            else _json(issued.credential, chosen)
+        )
+        response = _credential_document(body)
+    response.vary.add("Accept")
+    return response
 
 
 @blueprint.get("/credentials/<credential_id>.json")
@@ -74,7 +80,7 @@ def credential_json(credential_id: str) -> Response:
     issued = services().earner.public_page(credential_id)
     response = _json(issued.credential)
     response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.json"'
-    return response
+    return _credential_document(response)
 
 
 @blueprint.get("/credentials/<credential_id>.jwt")
@@ -82,4 +88,13 @@ def credential_jwt(credential_id: str) -> Response:
     issued = services().earner.public_page(credential_id)
     response = Response(issued.jwt, mimetype=VC_JWT)
     response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.jwt"'
+    return _credential_document(response)
+
+
+def _credential_document(response: Response) -> Response:
+    """A signed credential never changes, but it can be hidden: revalidated each time by
+    its ``ETag``, kept by no shared cache (``issuer.web.earner.PAGE_CACHE``)."""
+    response.headers["Cache-Control"] = earner.PAGE_CACHE
+    response.add_etag()
+    response.make_conditional(request)
     return response
