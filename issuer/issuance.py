@@ -35,7 +35,7 @@ from issuer.awarding import (
 from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from issuer.frameworks import TemplateCatalog
 from issuer.keyring import Keyring
-from issuer.proofs import data_integrity, vc_jwt
+from issuer.proofs import data_integrity, fast_canonical, vc_jwt
 from issuer.revocation import StatusAllocator
 from issuer.storage import Database, is_uuid
 from issuer.storage.models import IdempotencyKey, IssuedCredential
@@ -147,6 +147,7 @@ class IssuanceService:
                     private_key=data_integrity_key.private_key,
                     verification_method=data_integrity_key.kid,
                     created=self._clock(),
+                    engine=fast_canonical.fast_rdfc,
                 )
                 token = vc_jwt.sign_vc_jwt(unsigned, jwt_key)
                 record = IssuedCredential(

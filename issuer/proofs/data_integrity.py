@@ -218,6 +218,16 @@ def pyld_rdfc(document: dict[str, Any], *, hash_algorithm: str = "sha256") -> st
             ``invalid_jsonld`` for any other JSON-LD processing error;
             ``canonicalization_failed`` for anything else, or no statements at all.
     """
+    return canonicalize_dataset(pyld_dataset(document), hash_algorithm=hash_algorithm)
+
+
+def pyld_dataset(document: dict[str, Any]) -> dict[str, Any]:
+    """The RDF dataset of ``document`` as pyld's ``to_rdf`` gives it (graph name → triples),
+    after the same safe-mode checks as ``pyld_rdfc``; the first half of ``pyld_rdfc``.
+
+    Raises:
+        CanonicalizationError: as ``pyld_rdfc``, but never for having no statements.
+    """
     with PYLD_LOCK:
         processor = jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped_term)
         # pyld wraps everything it meets, including our loader's and hook's errors, in
@@ -228,14 +238,33 @@ def pyld_rdfc(document: dict[str, Any], *, hash_algorithm: str = "sha256") -> st
             private_copy = copy.deepcopy(document)
             expanded = processor.expand(private_copy, _pyld_options())
             _refuse_unsafe_expansion(expanded)
-            dataset = processor.to_rdf(expanded, _pyld_options())
-            nquads = _BoundedURDNA2015(MAX_CANONICALIZATION_STEPS, hash_algorithm).main(
-                dataset, {"format": "application/n-quads"}
-            )
+            dataset: dict[str, Any] = processor.to_rdf(expanded, _pyld_options())
         except CanonicalizationError:
             raise
         except Exception as error:
             raise _canonicalization_error_from(error) from error
+    return dataset
+
+
+def canonicalize_dataset(dataset: dict[str, Any], *, hash_algorithm: str = "sha256") -> str:
+    """RDFC-1.0 N-Quads of an RDF dataset in pyld's shape (``pyld_dataset``), computed by
+    pyld's URDNA2015 with the N-degree budget; the second half of ``pyld_rdfc``.
+
+    The dataset is consumed (pyld relabels its blank nodes in place).
+
+    Raises:
+        CanonicalizationError: ``canonicalization_too_complex``; ``canonicalization_failed``
+            for anything else, or no statements at all.
+    """
+    # No PYLD_LOCK: URDNA2015 keeps its state on the instance, not in pyld's shared caches.
+    try:
+        nquads = _BoundedURDNA2015(MAX_CANONICALIZATION_STEPS, hash_algorithm).main(
+            dataset, {"format": "application/n-quads"}
+        )
+    except CanonicalizationError:
+        raise
+    except Exception as error:
+        raise _canonicalization_error_from(error) from error
     if not isinstance(nquads, str) or not nquads:
         raise CanonicalizationError(
             "canonicalization_failed", "The document yields no RDF statements to sign."
@@ -307,6 +336,7 @@ def add_proof(
     verification_method: str,
     created: datetime,
     proof_as_list: bool = True,
+    engine: RdfcEngine | None = None,
 ) -> dict[str, Any]:
     """Return a copy of ``unsigned`` with an ``eddsa-rdfc-2022`` DataIntegrityProof.
 
@@ -315,7 +345,8 @@ def add_proof(
     a lone object are the same data, so the signature is unaffected. With
     ``proof_as_list=False`` it is a lone object instead (some verifiers accept only that
     on status list credentials). ``created`` must be timezone-aware; it is written in
-    UTC, whole seconds.
+    UTC, whole seconds. ``engine`` canonicalizes (``pyld_rdfc`` by default; issuance
+    passes ``fast_canonical.fast_rdfc``, which gives the same N-Quads).
 
     Raises:
         ProofError: ``proof_present`` if ``unsigned`` already has a ``proof``;
@@ -334,7 +365,7 @@ def add_proof(
         "cryptosuite": CRYPTOSUITE,
         "proofPurpose": PROOF_PURPOSE,
     }
-    signature = private_key.sign(signing_input(unsigned, proof_options))
+    signature = private_key.sign(signing_input(unsigned, proof_options, engine=engine))
     secured = copy.deepcopy(unsigned)
     proof = {**proof_options, "proofValue": encode_base58btc(signature)}
     secured["proof"] = [proof] if proof_as_list else proof
@@ -390,7 +421,9 @@ def read_proof(secured: dict[str, Any]) -> dict[str, Any]:
     return proof
 
 
-def signing_input(document: dict[str, Any], proof_options: dict[str, Any]) -> bytes:
+def signing_input(
+    document: dict[str, Any], proof_options: dict[str, Any], *, engine: RdfcEngine | None = None
+) -> bytes:
     """Return ``SHA-256(canonical proof configuration) || SHA-256(canonical document)``.
 
     ``document`` is the credential without ``proof``; ``proof_options`` is the proof
@@ -405,8 +438,10 @@ def signing_input(document: dict[str, Any], proof_options: dict[str, Any]) -> by
             "context_missing", "The document has no @context, so none of its terms mean anything."
         )
     proof_configuration = {**proof_options, "@context": document["@context"]}
-    proof_hash = hashlib.sha256(canonicalize(proof_configuration).encode("utf-8")).digest()
-    document_hash = hashlib.sha256(canonicalize(document).encode("utf-8")).digest()
+    proof_hash = hashlib.sha256(
+        canonicalize(proof_configuration, engine=engine).encode("utf-8")
+    ).digest()
+    document_hash = hashlib.sha256(canonicalize(document, engine=engine).encode("utf-8")).digest()
     return proof_hash + document_hash
 
 
