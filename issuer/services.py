@@ -28,6 +28,7 @@ from issuer.revocation import (
     StatusAllocator,
 )
 from issuer.storage import Database, Session
+from issuer.wallet.service import WalletService
 
 log = logging.getLogger("issuer")
 
@@ -77,6 +78,7 @@ class Services:
     earner: EarnerService
     mail: MailService
     audit: AuditLog
+    wallet: WalletService
 
     @classmethod
     def build(cls, config: dict[str, Any]) -> Services:
@@ -132,6 +134,19 @@ class Services:
         )
         if not mail_settings.host:
             log.warning("No ISSUER_SMTP_HOST: e-mail is written to %s", mail_settings.outbox_dir)
+        audit = AuditLog(db)
+        wallet = WalletService(
+            db,
+            issuance,
+            revocation,
+            keyring,
+            audit,
+            base_url=base_url,
+            issuer_name=config["NAME"],
+            logo_url=_wallet_logo_url(catalog, base_url),
+            jwt_algorithm=config["JWT_ALGORITHM"],
+            tx_code=str(config.get("WALLET_TX_CODE", "true")).lower() not in ("false", "0", "no"),
+        )
         services = cls(
             db=db,
             catalog=catalog,
@@ -144,7 +159,8 @@ class Services:
             templates_dir=templates_dir,
             earner=earner,
             mail=mail,
-            audit=AuditLog(db),
+            audit=audit,
+            wallet=wallet,
         )
         services.load_keys_if_present()
         log.info("Issuer %s at %s, %d badge templates", issuer_did, base_url, len(catalog))
@@ -281,3 +297,11 @@ class Services:
             checks["keys"] = error.code
         checks["templates"] = "ok" if len(self.catalog) else "none"
         return checks
+
+
+def _wallet_logo_url(catalog: TemplateCatalog, base_url: str) -> str | None:
+    """The picture wallets show for our credentials: the first level's badge art."""
+    for framework in catalog.frameworks():
+        for template in catalog.levels(framework.slug):
+            return f"{base_url}/achievements/{framework.slug}/{template.level_slug}.png"
+    return None

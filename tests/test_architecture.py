@@ -27,6 +27,7 @@ ALLOWED = {
         "audit",
         "bulk",
         "issued",
+        "wallet",
     ),
 }
 

@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
         revocation_api,
         status,
         verify,
+        wallet,
         well_known,
     )
 
@@ -64,3 +65,4 @@ def init_app(app: Flask) -> None:
     verify.init_app(app)
     earner.init_app(app)
     assess.init_app(app)
+    wallet.init_app(app)

@@ -38,6 +38,7 @@ from issuer.issuance import IssuedAward
 from issuer.verification import VerificationReport
 from issuer.web import services
 from issuer.web.verify import CHECK_LABELS, verification
+from issuer.web.wallet import page_section
 
 blueprint = Blueprint("earner", __name__)
 
@@ -218,6 +219,7 @@ def _settings_page(
             hidden=earner().is_hidden(issued.id),
             saved=saved if saved in ("public", "hidden") else None,
             error=error,
+            **page_section(issued.id),
         ),
         status=status,
     )
