@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog, csv_line
 from issuer.awarding import normalize_email, select_statements
+from issuer.digits import whole_number
 from issuer.errors import Conflict, InvalidInput, IssuerError, NotFound, PayloadTooLarge
 from issuer.frameworks import Template, TemplateCatalog
 from issuer.issuance import AwardHook, IssuedAward, parse_award_request
@@ -364,10 +365,10 @@ def _statements(text: str, template: Template, problems: list[str]) -> list[int]
         return None
     numbers = []
     for token in tokens:
-        if not token.isdigit():
+        number = whole_number(token, max_digits=6)
+        if number is None:
             problems.append(f"Statement “{token}” is not a number.")
             return None
-        number = int(token)
         if not 1 <= number <= count:
             problems.append(
                 f"Statement {number} does not exist: this level has statements 1 to {count}."

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from issuer.digits import whole_number
 from issuer.errors import InvalidInput
 
 MAX_BYTES = 256 * 1024
@@ -67,7 +68,8 @@ def parse_allow_hosts(setting: str | Iterable[str] | None) -> frozenset[tuple[st
         if not entry:
             continue
         host, separator, port = entry.rpartition(":")
-        if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        number = whole_number(port, max_digits=5)
+        if not separator or not host or number is None or not 0 < number < 65536:
             raise InvalidInput(
                 "fetch_allow_hosts_invalid",
                 f"ISSUER_FETCH_ALLOW_HOSTS entries are host:port, not {entry[:80]!r}.",
@@ -212,7 +214,8 @@ class Fetcher:
         if encoding != "identity":
             raise FetchError("fetch_encoding_refused", "Compressed responses are not accepted.")
         declared = response.getheader("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self._max_bytes:
+        length = whole_number(declared.strip()) if declared is not None else None
+        if length is not None and length > self._max_bytes:
             raise FetchError("fetch_too_large", f"The document is over {self._max_bytes} bytes.")
         body = bytearray()
         while True:

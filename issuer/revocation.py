@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from issuer import status_list
 from issuer.assessors import Principal
 from issuer.awarding import format_datetime
+from issuer.digits import whole_number
 from issuer.errors import Conflict, Forbidden, InvalidInput, IssuerError, NotFound
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, vc_jwt
@@ -635,9 +636,10 @@ def _published(row: StatusList) -> PublishedStatusList:
 
 
 def _list_number(list_id: str) -> int:
-    if not list_id.isascii() or not list_id.isdigit() or len(list_id) > 9:
+    number = whole_number(list_id, max_digits=9)
+    if number is None:
         raise NotFound("status_list_not_found", "There is no such status list.")
-    return int(list_id)
+    return number
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

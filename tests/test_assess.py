@@ -99,6 +99,17 @@ def test_sign_in_is_throttled_per_account(client: FlaskClient, assessor: Account
     assert "Too many failed sign-ins" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("statement", ["²", "\u0661", "1" * 5000, "-1", "11"])
+def test_a_ticked_statement_must_be_one_of_the_levels(
+    app: Flask, client: FlaskClient, assessor: Account, statement: str
+) -> None:
+    csrf = sign_in(client, assessor)
+    response = client.post("/assess/award", data=award_form(csrf, statement=[statement]))
+    assert response.status_code == 422
+    assert "A ticked statement does not exist." in response.get_data(as_text=True)
+    assert count(app, IssuedCredential) == 0
+
+
 @pytest.mark.parametrize(
     "next_path",
     [

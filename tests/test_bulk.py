@@ -101,6 +101,19 @@ def test_dry_run_explains_every_bad_row(app: Flask, assessor: Account) -> None:
     assert issued_count(app) == 0
 
 
+def test_statement_numbers_are_ascii_digits(app: Flask, assessor: Account) -> None:
+    """Arabic-Indic 1 would read as 1 and '²' crash int(): neither is a number here."""
+    arabic = " ".join(chr(0x0660 + n) for n in range(1, 10))
+    rows = f"A,a@example.org,Proficient,{arabic},,,\nB,b@example.org,Proficient,1 2 3²,,,\n"
+    service = app.extensions["assess"].bulk
+    checked = service.dry_run(principal(app, assessor), (HEADER + rows).encode())
+    problems = {row.number: " ".join(row.problems) for row in checked.bad}
+    assert problems == {
+        2: f"Statement “{chr(0x0661)}” is not a number.",
+        3: "Statement “3²” is not a number.",
+    }
+
+
 def test_issue_exactly_the_good_rows_and_never_twice(app: Flask, assessor: Account) -> None:
     service = app.extensions["assess"].bulk
     who = principal(app, assessor)

@@ -445,3 +445,32 @@ def test_a_method_whose_type_and_key_disagree_is_not_used(
         _did_document(did, method_type, member, value), did, source="test"
     )
     assert document.methods == {}
+
+
+@pytest.mark.parametrize(
+    ("index", "code"),
+    [
+        ("7", "revoked"),
+        ("3", "ok"),
+        ("²", "status_not_checked"),  # isdigit() but int() refuses it: was a crash
+        ("\u0667", "status_not_checked"),  # Arabic-Indic 7: int() reads it as 7
+        ("\u096d", "status_not_checked"),
+        ("+7", "status_not_checked"),
+        (" 7", "status_not_checked"),
+        ("", "status_not_checked"),
+    ],
+)
+def test_a_status_index_is_ascii_digits_only(
+    other_issuer: tuple[DocumentServer, VerificationService], index: str, code: str
+) -> None:
+    server, service = other_issuer
+    issuer_id, list_url = _serve_jwks_issuer(server)
+    kid = f"https://{server.host}/keys/jwks.json#key-"
+    token = _sign(_list_payload(issuer_id, list_url, revoked=7), "https-key-2", "EdDSA", kid + "2")
+    server.routes["/status/1"] = Answer(token.encode(), headers=JWT_TYPE)
+    payload = _credential_payload(issuer_id, list_url, 0)
+    payload["credentialStatus"]["statusListIndex"] = index
+    report = service.verify_jwt(_sign(payload, "https-key-1", "ES384", kid + "1"))
+    assert outcomes(report)["proof"] == ("pass", "ok")
+    assert outcomes(report)["status"][1] == code
+    assert report.verified is (code == "ok")

@@ -30,6 +30,7 @@ from typing import Any
 
 from issuer import strict_json
 from issuer.did_resolution import IssuerKeyResolver
+from issuer.digits import whole_number
 from issuer.errors import InvalidInput, IssuerError
 from issuer.fetch import Fetcher
 from issuer.proofs import vc_jwt
@@ -371,8 +372,8 @@ def _check_list_window(list_credential: dict[str, Any], now: datetime) -> None:
 def _index(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         index = value
-    elif isinstance(value, str) and value.isdigit() and len(value) <= 12:
-        index = int(value)
+    elif isinstance(value, str) and (number := whole_number(value, max_digits=12)) is not None:
+        index = number
     else:
         raise _not_checked("The status index is not a whole number.")
     if index < 0:

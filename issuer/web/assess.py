@@ -41,6 +41,7 @@ from issuer.assessors import Principal, SignInThrottled
 from issuer.audit import AuditLog
 from issuer.awarding import select_statements
 from issuer.bulk import BulkService, JobRunner
+from issuer.digits import whole_number
 from issuer.errors import Conflict, Forbidden, InvalidInput, IssuerError, NotFound, Unauthorized
 from issuer.frameworks import Template
 from issuer.issuance import parse_award_request
@@ -357,9 +358,10 @@ def award_request_from_form(
     count = len(template["achievement"]["resultDescription"])
     numbers = []
     for value in form["statements"]:
-        if not value.isdigit() or not 1 <= int(value) <= count:
+        number = whole_number(value, max_digits=6)
+        if number is None or not 1 <= number <= count:
             raise InvalidInput("statement_invalid", "A ticked statement does not exist.")
-        numbers.append(int(value))
+        numbers.append(number)
     recipient = {"email": form["email"]}
     if form["name"]:
         recipient["name"] = form["name"]
