@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from issuer.caching import BoundedCache
 from issuer.errors import Forbidden, NotFound
@@ -49,6 +49,25 @@ class PageStatus:
     sentence: str
     revoked_at: datetime | None = None
     reason: str | None = None
+
+
+_PAGE_VIEW = (
+    select(
+        IssuedCredential.id,
+        IssuedCredential.credential_json,
+        IssuedCredential.jwt,
+        IssuedCredential.achievement,
+        IssuedCredential.recipient_name,
+        IssuedCredential.issued_at,
+        IssuedCredential.valid_until,
+        IssuedCredential.page_hidden,
+        Revocation.credential_id.label("revoked_id"),
+        Revocation.revoked_at,
+        Revocation.reason,
+    )
+    .outerjoin(Revocation, Revocation.credential_id == IssuedCredential.id)
+    .where(IssuedCredential.id == bindparam("credential_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -144,10 +163,7 @@ class EarnerService:
         Raises NotFound ``credential_not_found`` for an unknown id and for a hidden page
         (the same answer, so that a hidden page does not reveal that it exists).
         """
-        issued = self._issuance.get(credential_id)
-        if self.is_hidden(credential_id):
-            raise NotFound("credential_not_found", "There is no such credential.")
-        return issued
+        return self.page_view(credential_id).issued
 
     def page_view(self, credential_id: str) -> PageView:
         """The credential whose page is shown, with its revocation and dates as of now, in
@@ -157,25 +173,9 @@ class EarnerService:
         """
         if not is_uuid(credential_id):
             raise NotFound("credential_not_found", "There is no such credential.")
-        # Columns, not ORM objects: a page view is mostly this read.
-        with self._db.read() as session:
-            row = session.execute(
-                select(
-                    IssuedCredential.id,
-                    IssuedCredential.credential_json,
-                    IssuedCredential.jwt,
-                    IssuedCredential.achievement,
-                    IssuedCredential.recipient_name,
-                    IssuedCredential.issued_at,
-                    IssuedCredential.valid_until,
-                    IssuedCredential.page_hidden,
-                    Revocation.credential_id.label("revoked_id"),
-                    Revocation.revoked_at,
-                    Revocation.reason,
-                )
-                .outerjoin(Revocation, Revocation.credential_id == IssuedCredential.id)
-                .where(IssuedCredential.id == credential_id)
-            ).first()
+        # One statement built once, on a bare connection: a page view is mostly this read.
+        with self._db.engine.connect() as connection:
+            row = connection.execute(_PAGE_VIEW, {"credential_id": credential_id}).first()
         if row is None or row.page_hidden:
             raise NotFound("credential_not_found", "There is no such credential.")
         issued = IssuedAward(
