@@ -2,7 +2,8 @@
 
 It is the award with three changes and nothing else: ``credentialSubject.id`` is the
 holder's DID (the wallet's ``did:key`` or ``did:jwk``, proven by the protocol), the
-credential ``id`` is a fresh ``urn:uuid:``, and it carries a fresh proof. The achievement,
+credential ``id`` is a fresh ``<base>/wallet/credentials/<uuid>`` (the OB 3.0 schema asks
+for an http(s) URL; it is not served: the copy is the holder's), and it carries a fresh proof. The achievement,
 results, evidence, hashed e-mail, name, dates and **the same ``credentialStatus`` entry**
 are the award's, so revoking the award revokes every copy with no change to revocation.
 Both forms are signed as every credential is (``data_integrity.add_proof`` with the
@@ -40,6 +41,7 @@ from issuer.storage.models import WalletClaim
 from issuer.wallet.offers import WalletError
 
 EARNER_ACTOR = "earner"
+COPIES_PATH = "/wallet/credentials/"
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,10 @@ class HolderCopy:
     new: bool
 
 
-def bind_to_holder(award: dict[str, Any], holder: str, *, copy_id: uuid.UUID) -> dict[str, Any]:
+def bind_to_holder(award: dict[str, Any], holder: str, *, copy_id: str) -> dict[str, Any]:
     """The unsigned copy of the signed ``award`` bound to ``holder``. Pure."""
     unsigned = {key: copy.deepcopy(value) for key, value in award.items() if key != "proof"}
-    unsigned["id"] = copy_id.urn
+    unsigned["id"] = copy_id
     unsigned["credentialSubject"]["id"] = holder
     return unsigned
 
@@ -75,6 +77,7 @@ class HolderBinding:
         keyring: Callable[[], Keyring],
         audit: AuditLog,
         *,
+        base_url: str,
         jwt_algorithm: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_uuid: Callable[[], uuid.UUID] = uuid.uuid4,
@@ -84,6 +87,7 @@ class HolderBinding:
         self._revocation = revocation
         self._keyring = keyring
         self._audit = audit
+        self._base_url = base_url
         self._jwt_algorithm = jwt_algorithm
         self._clock = clock
         self._new_uuid = new_uuid
@@ -112,7 +116,8 @@ class HolderBinding:
         self.refuse_if_revoked(award_id)
         award = self._issuance.get(award_id)
         copy_uuid = self._new_uuid()
-        unsigned = bind_to_holder(award.credential, holder, copy_id=copy_uuid)
+        copy_id = f"{self._base_url}{COPIES_PATH}{copy_uuid}"
+        unsigned = bind_to_holder(award.credential, holder, copy_id=copy_id)
         schemas.check(
             "open-badge-credential", unsigned, error=InvalidInput, code="credential_invalid"
         )
@@ -149,7 +154,7 @@ class HolderBinding:
                     "wallet.claimed",
                     award_id,
                     address=address,
-                    details={"protocol": protocol, "copy": copy_uuid.urn, "holder": holder},
+                    details={"protocol": protocol, "copy": copy_id, "holder": holder},
                     session=session,
                 )
         except IntegrityError:

@@ -229,14 +229,14 @@ def _configuration(request: dict[str, Any]) -> str:
     if configuration is None and "format" in request:
         # Wallets of the drafts before 1.0 name a format instead of a configuration.
         by_format = {value: key for key, value in FORMATS.items()}
-        if request["format"] not in by_format:
+        if not isinstance(request["format"], str) or request["format"] not in by_format:
             raise WalletError(
                 "unsupported_credential_format",
                 "credential_format_unsupported",
                 f"Formats issued here: {', '.join(FORMATS.values())}.",
             )
         return by_format[request["format"]]
-    if configuration not in FORMATS:
+    if not isinstance(configuration, str) or configuration not in FORMATS:
         raise WalletError(
             "unknown_credential_configuration",
             "credential_configuration_unknown",

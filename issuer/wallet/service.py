@@ -49,7 +49,13 @@ class WalletService:
     ):
         self.offers = OfferStore(db)
         self.binding = HolderBinding(
-            db, issuance, revocation, keyring, audit, jwt_algorithm=jwt_algorithm
+            db,
+            issuance,
+            revocation,
+            keyring,
+            audit,
+            base_url=base_url,
+            jwt_algorithm=jwt_algorithm,
         )
         self.openid4vci = Openid4vciIssuer(
             self.offers,
