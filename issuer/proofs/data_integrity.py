@@ -70,6 +70,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from frozendict import frozendict
 from pyld import canon, jsonld
 from pyld.context_resolver import ContextResolver
 from pyld.identifier_issuer import IdentifierIssuer
@@ -99,6 +100,7 @@ _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 _BLANK_NODE_PREFIX = "_:"
 _ID_KEYS = frozenset({"id", "@id"})
 _RESOLVED_CONTEXT_CACHE_SIZE = 64
+_PROCESSED_CONTEXT_MEMO_SIZE = 512
 # N-degree hashing steps allowed in one canonicalization: about a quarter of a second of
 # the worst case; a document of 50 alike blank nodes needs 200.
 MAX_CANONICALIZATION_STEPS = 10_000
@@ -141,6 +143,84 @@ class _ResolvedContextCache:
 
 
 _resolved_contexts = _ResolvedContextCache(_RESOLVED_CONTEXT_CACHE_SIZE)
+
+
+class _ProcessedContextMemo:
+    """Processed contexts by (active context, local context, flags), across documents.
+
+    pyld caches a processed context per active context's ``_uuid``, but every clone it
+    makes for a type-scoped (non-propagating) context gets a fresh ``_uuid``, so the cache
+    never hits from one document to the next and the ~150 term definitions of our
+    credentials are re-created each time: half of pyld's expansion time. This memo keys
+    by the identity of the active context (pyld returns the same frozen object for a
+    repeated step, so the chain of contexts becomes stable) and of the local context (a
+    URL or list of URLs by value; anything else by identity, which only repeats for the
+    scoped contexts held in memoized term definitions). Entries hold their keys' objects,
+    so an identity is never reused while its entry lives. Used only under ``PYLD_LOCK``.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
+
+    @staticmethod
+    def key(active: Any, local: Any, flags: tuple[bool, bool, bool]) -> tuple[Any, ...] | None:
+        """The memo key, or None for a local context the memo does not take."""
+        if isinstance(local, str):
+            return (id(active), "url", local, flags)
+        if isinstance(local, list) and all(isinstance(url, str) for url in local):
+            return (id(active), "urls", tuple(local), flags)
+        if isinstance(local, dict | frozendict):
+            return (id(active), "object", id(local), flags)
+        return None
+
+    def get(self, key: tuple[Any, ...], active: Any, local: Any) -> Any:
+        entry = self._entries.get(key)
+        if (
+            entry is None
+            or entry[0] is not active
+            or (key[1] == "object" and entry[1] is not local)
+        ):
+            return None
+        self._entries.move_to_end(key)
+        return entry[2]
+
+    def put(self, key: tuple[Any, ...], active: Any, local: Any, processed: Any) -> None:
+        self._entries[key] = (active, local, processed)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)
+
+
+_processed_contexts = _ProcessedContextMemo(_PROCESSED_CONTEXT_MEMO_SIZE)
+
+
+class _MemoizingProcessor(jsonld.JsonLdProcessor):
+    """pyld's processor with ``_ProcessedContextMemo`` in front of context processing."""
+
+    def _process_context(
+        self,
+        active_ctx: Any,
+        local_ctx: Any,
+        options: dict[str, Any],
+        override_protected: bool = False,
+        propagate: bool = True,
+        validate_scoped: bool = True,
+        cycles: Any = None,
+    ) -> Any:
+        flags = (override_protected, propagate, validate_scoped)
+        key = None if cycles else _processed_contexts.key(active_ctx, local_ctx, flags)
+        if key is not None:
+            found = _processed_contexts.get(key, active_ctx, local_ctx)
+            if found is not None:
+                return found
+        processed = super()._process_context(
+            active_ctx, local_ctx, options, override_protected, propagate, validate_scoped, cycles
+        )
+        # Only frozen results: pyld never changes those, so one can be handed out again.
+        if key is not None and isinstance(processed, frozendict):
+            _processed_contexts.put(key, active_ctx, local_ctx, processed)
+        return processed
 
 
 def canonicalize(document: dict[str, Any], *, engine: RdfcEngine | None = None) -> str:
@@ -229,7 +309,7 @@ def pyld_dataset(document: dict[str, Any]) -> dict[str, Any]:
         CanonicalizationError: as ``pyld_rdfc``, but never for having no statements.
     """
     with PYLD_LOCK:
-        processor = jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped_term)
+        processor = _MemoizingProcessor(on_property_dropped=_refuse_dropped_term)
         # pyld wraps everything it meets, including our loader's and hook's errors, in
         # its own exceptions and can raise plain KeyError/TypeError (or RecursionError,
         # like deepcopy, on absurd nesting) on odd input; a caller must only ever see a
