@@ -8,8 +8,10 @@ and refuses to be empty, so that "no checks" can never read as "verified".
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from issuer import schemas
+from issuer.caching import BoundedCache
 from issuer.errors import InvalidInput, IssuerError
 from issuer.verification.reading import PresentedCredential
 from issuer.verification.report import FAIL, PASS, WARN, CheckOutcome
@@ -31,6 +34,8 @@ CURRENT_OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json
 CREDENTIAL_TYPES = ("OpenBadgeCredential", "AchievementCredential", "EndorsementCredential")
 LEEWAY = timedelta(seconds=60)
 SCHEMA_NAME = "ob3-achievement-credential"
+# Schema verdicts remembered per process, by the credential's digest (SchemaCheck).
+REMEMBERED_SCHEMA_VERDICTS = 4096
 
 
 class CheckFailed(IssuerError):
@@ -50,10 +55,19 @@ class VerificationContext:
     own_issuer: bool = False
     notes: list[tuple[str, str]] = field(default_factory=list)
     passed_message: str | None = None
+    _digest: str | None = field(default=None, repr=False)
 
     @property
     def credential(self) -> dict[str, Any]:
         return self.presented.credential
+
+    def content_digest(self) -> str:
+        """SHA-256 of the credential's JSON value with sorted keys: two credentials with one
+        digest are the same value, so what a check found in one holds for the other."""
+        if self._digest is None:
+            text = json.dumps(self.credential, sort_keys=True, separators=(",", ":"))
+            self._digest = hashlib.sha256(text.encode("ascii")).hexdigest()
+        return self._digest
 
     def warn(self, code: str, message: str) -> None:
         """Record a reservation: the check passes, reported as ``warn`` with this code."""
@@ -180,23 +194,41 @@ class StructureCheck:
 
 
 class SchemaCheck:
-    """The Open Badges 3.0 information model's rules (our own JSON Schema)."""
+    """The Open Badges 3.0 information model's rules (our own JSON Schema).
+
+    Whether a JSON value follows a schema depends on the value alone, so the verdict is
+    remembered by the value's digest: a credential verified again (the same bytes sent
+    twice, or our own credential's page) is not walked again.
+    """
 
     name = "schema"
 
+    def __init__(self) -> None:
+        # By digest: None when the credential follows the schema, else (message, details).
+        self._verdicts: BoundedCache[str, tuple[str | None, Any]] = BoundedCache(
+            REMEMBERED_SCHEMA_VERDICTS
+        )
+
     def verify(self, context: VerificationContext) -> None:
         """Raises CheckFailed ``schema_invalid`` naming the JSON path of the first problem."""
-        try:
-            schemas.check(
-                SCHEMA_NAME, context.credential, error=InvalidInput, code="schema_invalid"
-            )
-        except InvalidInput as error:
+        message, details = self._verdicts.get_or_make(
+            context.content_digest(), lambda: _schema_verdict(context.credential)
+        )
+        if message is not None:
             raise CheckFailed(
                 "schema_invalid",
-                f"The credential breaks the Open Badges 3.0 rules at {error.message}",
-                error.details,
-            ) from None
+                f"The credential breaks the Open Badges 3.0 rules at {message}",
+                copy.deepcopy(details),
+            )
         context.say("Every part of the credential follows the Open Badges 3.0 rules.")
+
+
+def _schema_verdict(credential: dict[str, Any]) -> tuple[str | None, Any]:
+    try:
+        schemas.check(SCHEMA_NAME, credential, error=InvalidInput, code="schema_invalid")
+    except InvalidInput as error:
+        return error.message, error.details
+    return None, None
 
 
 class ValidityCheck:

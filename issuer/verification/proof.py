@@ -29,6 +29,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from issuer.caching import BoundedCache
 from issuer.did_resolution import (
     ControllerDocument,
     IssuerKeyResolver,
@@ -58,6 +59,9 @@ _LEGACY_WARNINGS = {
     ),
 }
 MAX_PROOFS = 4
+# Good proofs of our own credentials remembered per process (ProofCheck), for this long.
+REMEMBERED_OWN_PROOFS = 4096
+OWN_PROOF_SECONDS = 300.0
 # Identifiers that are their own key: a JWT kid may name such an issuer's one key by the DID.
 _SELF_CERTIFYING = ("did:key:", "did:jwk:")
 # The expiry of a JWT is the validity check's to report, once the signature is known good.
@@ -65,19 +69,48 @@ _TIME_CODES = ("jwt_expired", "jwt_not_yet_valid")
 
 
 class ProofCheck:
-    """Checks every proof of the credential (see the module docstring)."""
+    """Checks every proof of the credential (see the module docstring).
+
+    Our own Data Integrity credentials are verified again and again (their pages, employers
+    checking the same file), and canonicalizing one costs far more than its signature. So
+    a good proof of a credential that names us as issuer is remembered by the credential's
+    digest (``VerificationContext.content_digest``) for ``OWN_PROOF_SECONDS``: the same
+    value, checked against the same keys of ours (which are never withdrawn, only retired
+    and still published), has the same proof. What failed is checked anew each time, and
+    status and dates are always checked live by their own checks.
+    """
 
     name = "proof"
 
     def __init__(self, resolver: IssuerKeyResolver) -> None:
         self._resolver = resolver
+        # By digest: the sentence and the warnings a good proof of ours was reported with.
+        self._own_proven: BoundedCache[str, tuple[str | None, tuple[tuple[str, str], ...]]] = (
+            BoundedCache(REMEMBERED_OWN_PROOFS, seconds=OWN_PROOF_SECONDS)
+        )
 
     def verify(self, context: VerificationContext) -> None:
         """Raises ProofError / CheckFailed / KeyResolutionError with the failing step's code."""
         if context.presented.jwt is not None:
             self._verify_jwt(context)
-        else:
+            return
+        remember = context.own_issuer and issuer_id_of(context.credential) == (
+            self._resolver.own_did
+        )
+        if not remember:
             self._verify_data_integrity(context)
+            return
+        digest = context.content_digest()
+        proven = self._own_proven.get(digest)
+        if proven is None:
+            self._verify_data_integrity(context)
+            proven = (context.passed_message, tuple(context.notes))
+            self._own_proven.put(digest, proven)
+            return
+        message, notes = proven
+        context.notes.extend(notes)
+        if message is not None:
+            context.say(message)
 
     def _verify_data_integrity(self, context: VerificationContext) -> None:
         credential = context.credential
