@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.load(app.config, app.instance_path, test_config)
     _configure_logging()
     config.validate(app.config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # the database, the outbox
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] != "development"
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -105,3 +105,18 @@ def test_behind_trusted_proxies_the_client_address_comes_from_their_header(
         )
         assert response.text == expected
         app.extensions["issuer"].db.dispose()
+
+
+def test_the_database_file_is_made_readable_by_its_owner_only(
+    app_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """It holds e-mail addresses and password hashes; a umask of 022 made it 0644."""
+    app = create_app(app_config)
+    services = app.extensions["issuer"]
+    services.db.migrate()
+    services.assessors.add("a@example.org", name="A", levels=[], all_levels=True, is_admin=False)
+    files = sorted(tmp_path.glob("issuer.sqlite3*"))
+    assert [path.name for path in files][:1] == ["issuer.sqlite3"]
+    for path in files:  # with its -wal and -shm
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    services.db.dispose()

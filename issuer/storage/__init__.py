@@ -2,13 +2,16 @@
 
 SQLite is the embedded default. It runs in WAL mode with ``synchronous=FULL`` (a committed
 credential survives a power cut) and every write transaction starts with ``BEGIN IMMEDIATE``,
-so two writers never both read and then fail to upgrade their lock. PostgreSQL is how the
-service scales out; the same code runs there unchanged.
+so two writers never both read and then fail to upgrade their lock. A new database file is
+made readable by its owner only (0600; SQLite gives its WAL and shared-memory files the same
+mode): it holds e-mail addresses and password hashes. PostgreSQL is how the service scales
+out; the same code runs there unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +21,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # Session is re-exported: it is the handle a service passes to another so that both write in
@@ -102,6 +105,7 @@ def _create_engine(url: str, **engine_options: Any) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **engine_options)
 
+    _create_private_file(make_url(url).database)
     engine = create_engine(
         url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS}, **engine_options
     )
@@ -124,3 +128,14 @@ def _create_engine(url: str, **engine_options: Any) -> Engine:
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create the SQLite file ``database`` as 0600 if it does not exist yet (an in-memory
+    database or a ``file:`` URI is left to SQLite)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except (FileExistsError, FileNotFoundError):  # kept as it is; no folder: SQLite says so
+        return
