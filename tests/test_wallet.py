@@ -83,6 +83,7 @@ def offers_on(page: str) -> dict[str, Any]:
         "offer_path": urlsplit(offer_uri).path,
         "tx_code": tx[1] if tx else None,
         "lcw": lcw_query,
+        "lcw_link": lcw,
         "exchange_path": urlsplit(lcw_query["vc_request_url"]).path,
     }
 
