@@ -36,9 +36,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from issuer import strict_json
-from issuer.did import PublicKeyObject, VerificationKey, public_jwk
+from issuer.did import PublicKeyObject, VerificationKey
 from issuer.errors import InvalidInput, KeyringError
 from issuer.fetch import Fetcher, FetchError
 from issuer.multibase import decode_base58btc
@@ -393,12 +394,20 @@ _EC_CURVES: dict[str, tuple[ec.EllipticCurve, int, str]] = {
 
 
 def same_key(jwk: dict[str, Any], method: VerificationKey) -> bool:
-    """True when ``jwk``'s public members are exactly ``method``'s key."""
+    """True when ``jwk`` is exactly ``method``'s public key (any key type ``key_from_jwk``
+    reads). Raises KeyResolutionError ``jwk_private_key`` for a JWK holding private members:
+    such a key is never the issuer's, whatever its public part."""
     try:
-        published = public_jwk(method.public_key)
-    except KeyringError:
+        key, _ = key_from_jwk(jwk)
+    except KeyResolutionError as error:
+        if error.code == "jwk_private_key":
+            raise
         return False
-    return all(jwk.get(name) == value for name, value in published.items())
+    return _subject_public_key_info(key) == _subject_public_key_info(method.public_key)
+
+
+def _subject_public_key_info(key: PublicKeyObject) -> bytes:
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def parse_controller_document(

@@ -474,3 +474,28 @@ def test_a_status_index_is_ascii_digits_only(
     assert outcomes(report)["proof"] == ("pass", "ok")
     assert outcomes(report)["status"][1] == code
     assert report.verified is (code == "ok")
+
+
+@pytest.mark.parametrize("private", [False, True])
+@pytest.mark.parametrize(
+    ("name", "alg", "kid"), [("https-key-1", "ES384", "key-1"), ("https-key-2", "EdDSA", "key-2")]
+)
+def test_a_jwt_header_jwk_holding_a_private_member_is_refused(
+    private: bool, name: str, alg: str, kid: str
+) -> None:
+    """OB 3.0: the jwk header must never hold a private key; the public part of a published
+    Ed25519 key plus its ``d`` was accepted as that key (and no P-384 key matched at all)."""
+    _header, payload, _ = vector("https/credential.jwt").split(".")
+    key = vector_json("test-keys.json")["keys"][name]
+    jwk = {member: key[member] for member in ("kty", "crv", "x", "y", "d") if member in key}
+    if not private:
+        del jwk["d"]
+    signed = jwt.api_jws.PyJWS().encode(
+        jwt.utils.base64url_decode(payload),
+        _test_key(name),
+        algorithm=alg,
+        headers={"jwk": jwk, "kid": f"{JWKS_URL}#{kid}", "typ": "vc+jwt"},
+    )
+    report = offline_verifier(pinned()).verify_jwt(signed)
+    expected = ("fail", "jwk_private_key") if private else ("pass", "ok")
+    assert outcomes(report)["proof"] == expected

@@ -213,6 +213,8 @@ def _resolve_header_jwk(
     try:
         key = resolve_jwk(jwk, kid)
     except KeyringError as error:
+        if error.code == "jwk_private_key":  # OB 3.0: the header never holds a private key
+            raise ProofError(error.code, error.message) from error
         raise ProofError(
             "jwt_jwk_not_published",
             "The key in the JWT header is not one the issuer publishes.",
