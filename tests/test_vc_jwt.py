@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openbadgeslib.ob3.did import pem_for_kid
@@ -546,3 +549,54 @@ def test_any_change_to_the_signed_bytes_fails(
     body[position % len(body)] ^= 0x01
     with pytest.raises(ProofError):
         verify(f"{head}.{b64url(bytes(body))}.{signature}", ring)
+
+
+def _resigned(token: str, signature: bytes) -> str:
+    head, payload, _ = token.split(".")
+    return f"{head}.{payload}.{b64url(signature)}"
+
+
+def test_the_compact_jws_reader_keeps_the_rules_of_the_jws_library(
+    ring: keyring.Keyring,
+) -> None:
+    """The strict reader that replaced PyJWT's decode refuses what it refused."""
+    es256 = ring.signing_key("ES256")
+    token = sign_vc_jwt(make_credential(), es256)
+    head, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    half = len(raw) // 2
+    der = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+    cases = {
+        "DER instead of r || s": (_resigned(token, der), "jwt_bad_signature"),
+        "signature cut short": (_resigned(token, raw[:-1]), "jwt_bad_signature"),
+        "signature one byte long": (_resigned(token, raw + b"\0"), "jwt_bad_signature"),
+        "empty signature": (f"{head}.{payload}.", "jwt_bad_signature"),
+        # As with PyJWT: a dangling character decodes to other bytes, which do not match.
+        "signature of 4k+1 characters": (f"{head}.{payload}.{signature}A", "jwt_bad_signature"),
+        "padded signature": (f"{token}=", "jwt_malformed"),
+        "payload re-encoded with padding": (f"{head}.{payload}==.{signature}", "jwt_malformed"),
+    }
+    for name, (forged, code) in cases.items():
+        with pytest.raises(ProofError) as raised:
+            verify(forged, ring)
+        assert raised.value.code == code, name
+    assert verify(token, ring)["id"] == make_credential()["id"]
+
+
+def test_an_ec_key_of_another_curve_than_its_algorithm_is_key_invalid(
+    ring: keyring.Keyring,
+) -> None:
+    p256 = ec.generate_private_key(ec.SECP256R1())
+
+    @dataclass
+    class Published:
+        kid: str
+        alg: str
+        public_key: Any
+
+    published = Published(f"{ISSUER_DID}#p256-as-es384", "ES384", p256.public_key())
+    head = {"alg": "ES384", "kid": published.kid, "typ": "JWT"}
+    token = forge(head, payload_for(make_credential()), p256, "ES256")
+    with pytest.raises(ProofError) as raised:
+        verify_vc_jwt(token, lambda kid: published, now=NOW)
+    assert raised.value.code == "jwt_key_invalid"
