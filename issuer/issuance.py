@@ -1,9 +1,11 @@
 """Issuance: one pipeline from an award request to a stored, doubly signed credential.
 
 The order is fixed: template → unsigned credential → status entry → schema check → sign
-(Data Integrity, then VC-JWT) → store → respond; the status entry, the signing and the
-store share one write transaction. Nothing is returned before the signed credential, its JWT
-and the recipient's address are committed.
+(Data Integrity, then VC-JWT) → store → respond. The status entry is reserved
+(``StatusAllocator.reserve``) so that checking and signing, the costly part, run outside the
+write lock; the store is one short transaction holding the entry, the credential and what
+the caller adds (audit record, outbox message). Nothing is returned before the signed
+credential, its JWT and the recipient's address are committed.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from issuer.frameworks import TemplateCatalog
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, fast_canonical, vc_jwt
-from issuer.revocation import StatusAllocator
+from issuer.revocation import StatusAllocator, StatusEntryTaken, StatusReservation
 from issuer.storage import Database, is_uuid
 from issuer.storage.models import IdempotencyKey, IssuedCredential
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+# Rounds of reserve-sign-store before giving up; another round is needed only when another
+# process stored the same status entry first.
+MAX_SIGNING_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -130,64 +135,104 @@ class IssuanceService:
         jwt_key = keyring.signing_key(self._jwt_algorithm)
         issued_at = datetime.fromisoformat(unsigned["validFrom"])
         valid_until = award.valid_until.astimezone(UTC) if award.valid_until else None
-        try:
-            with self._db.write() as session:
-                # The status entry is inside the signed bytes, so it is allocated first, in
-                # the transaction that stores the credential: a failure anywhere after
-                # leaves no entry behind, and a committed entry always has its credential.
-                unsigned["credentialStatus"] = self._status.allocate(session, str(credential_uuid))
-                schemas.check(
-                    "open-badge-credential",
+        for _ in range(MAX_SIGNING_ROUNDS):
+            # The status entry is inside the signed bytes: it is reserved first, the
+            # credential checked and signed outside any write lock, and the entry stored
+            # with the credential in one short transaction. A failure anywhere leaves no
+            # entry behind, and a stored entry always has its credential.
+            reservation = self._status.reserve(self._db)
+            try:
+                record, signed = self._sign(
                     unsigned,
-                    error=InvalidInput,
-                    code="credential_invalid",
-                )
-                signed = data_integrity.add_proof(
-                    unsigned,
-                    private_key=data_integrity_key.private_key,
-                    verification_method=data_integrity_key.kid,
-                    created=self._clock(),
-                    engine=fast_canonical.fast_rdfc,
-                )
-                token = vc_jwt.sign_vc_jwt(unsigned, jwt_key)
-                record = IssuedCredential(
-                    id=str(credential_uuid),
-                    achievement=award.achievement,
-                    assessor_id=assessor.id,
-                    recipient_email=normalize_email(award.recipient_email),
-                    recipient_name=award.recipient_name or "",
+                    reservation,
+                    credential_uuid,
+                    award,
+                    assessor,
+                    data_integrity_key,
+                    jwt_key,
                     issued_at=issued_at,
                     valid_until=valid_until,
-                    credential_json=json.dumps(signed, ensure_ascii=False, separators=(",", ":")),
-                    jwt=token,
-                    data_integrity_kid=data_integrity_key.kid,
-                    jwt_kid=jwt_key.kid,
                 )
-                session.add(record)
-                if idempotency_key is not None:
-                    session.flush()
-                    session.add(
-                        IdempotencyKey(
-                            assessor_id=assessor.id,
-                            key=idempotency_key,
-                            request_sha256=request_digest,
-                            credential_id=record.id,
-                            created_at=issued_at,
-                        )
-                    )
                 issued = _issued(record, signed)
-                if store_with is not None:
-                    session.flush()
-                    store_with(session, issued)
-        except IntegrityError:
-            # Another worker stored the same idempotency key first; answer as it did.
-            if idempotency_key is None:
-                raise
-            replay = self._replay(assessor, idempotency_key, request_digest)
-            if replay is None:
-                raise
-            return replay
-        return issued
+                with self._db.write() as session:
+                    self._status.claim(session, reservation, record.id)
+                    session.add(record)
+                    if idempotency_key is not None:
+                        session.flush()
+                        session.add(
+                            IdempotencyKey(
+                                assessor_id=assessor.id,
+                                key=idempotency_key,
+                                request_sha256=request_digest,
+                                credential_id=record.id,
+                                created_at=issued_at,
+                            )
+                        )
+                    if store_with is not None:
+                        session.flush()
+                        store_with(session, issued)
+            except StatusEntryTaken:
+                # Another process stored this entry between our read and our write.
+                continue
+            except IntegrityError:
+                # Another worker stored the same idempotency key first; answer as it did.
+                if idempotency_key is None:
+                    raise
+                replay = self._replay(assessor, idempotency_key, request_digest)
+                if replay is None:
+                    raise
+                return replay
+            finally:
+                self._status.release(reservation)
+            return issued
+        raise Conflict(
+            "status_allocation_failed", "No status list entry could be allocated; try again."
+        )
+
+    def _sign(
+        self,
+        unsigned: dict[str, Any],
+        reservation: StatusReservation,
+        credential_uuid: uuid.UUID,
+        award: Award,
+        assessor: Principal,
+        data_integrity_key: Any,
+        jwt_key: Any,
+        *,
+        issued_at: datetime,
+        valid_until: datetime | None,
+    ) -> tuple[IssuedCredential, dict[str, Any]]:
+        """The credential with ``reservation``'s status entry, checked, signed both ways,
+        as the row to store and the signed document (no database work).
+
+        Raises InvalidInput ``credential_invalid`` when it fails the OB 3.0 schema.
+        """
+        unsigned = {**unsigned, "credentialStatus": reservation.credential_status}
+        schemas.check(
+            "open-badge-credential", unsigned, error=InvalidInput, code="credential_invalid"
+        )
+        signed = data_integrity.add_proof(
+            unsigned,
+            private_key=data_integrity_key.private_key,
+            verification_method=data_integrity_key.kid,
+            created=self._clock(),
+            engine=fast_canonical.fast_rdfc,
+        )
+        token = vc_jwt.sign_vc_jwt(unsigned, jwt_key)
+        record = IssuedCredential(
+            id=str(credential_uuid),
+            achievement=award.achievement,
+            assessor_id=assessor.id,
+            recipient_email=normalize_email(award.recipient_email),
+            recipient_name=award.recipient_name or "",
+            issued_at=issued_at,
+            valid_until=valid_until,
+            credential_json=json.dumps(signed, ensure_ascii=False, separators=(",", ":")),
+            jwt=token,
+            data_integrity_kid=data_integrity_key.kid,
+            jwt_kid=jwt_key.kid,
+        )
+        return record, signed
 
     def get(self, credential_id: str) -> IssuedAward:
         """The stored credential. Raises NotFound ``credential_not_found``."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -120,9 +121,23 @@ class PublishedStatusList:
         return f"{self.version}-{int(self.signed_at.timestamp())}"
 
 
+@dataclass(frozen=True)
+class StatusReservation:
+    """A status list entry drawn for a credential not stored yet (``StatusAllocator.reserve``)."""
+
+    list_id: int
+    index: int
+    credential_status: dict[str, Any]
+
+
+class StatusEntryTaken(Exception):
+    """Another process stored the reserved entry first; draw another one."""
+
+
 class StatusAllocator:
-    """Draws a random unused entry of the open revocation list, inside the caller's
-    write transaction."""
+    """Draws a random unused entry of the open revocation list: inside the caller's write
+    transaction (``allocate``), or ahead of it for a credential to be signed outside the
+    write lock (``reserve``, then ``claim`` in the transaction that stores it)."""
 
     def __init__(
         self,
@@ -137,6 +152,8 @@ class StatusAllocator:
         self._list_size = list_size
         self._clock = clock
         self._random_below = random_below
+        self._reservations: set[tuple[int, int]] = set()
+        self._reservations_lock = threading.Lock()
 
     @property
     def list_size(self) -> int:
@@ -178,13 +195,83 @@ class StatusAllocator:
             "status_allocation_failed", "No status list entry could be allocated; try again."
         )
 
-    def _open_list(self, session: Session) -> StatusList:
-        found = session.execute(
+    def reserve(self, db: Database) -> StatusReservation:
+        """Draw an entry for a credential that is yet to be signed, outside any write lock.
+
+        The index is drawn as ``allocate`` draws it, from a read of the database, and held
+        in this process until ``release``: no two awards of this process get it. Another
+        process may draw it too; the unique (list, index) constraint lets only one of them
+        store it (``claim``), and the other draws again. A reserved index that is never
+        stored is simply left free. Opening a list, or marking one full, takes a short
+        write transaction of its own.
+
+        Raises Conflict ``status_allocation_failed`` if no entry could be had after many
+        rounds (only under extreme contention).
+        """
+        for _ in range(MAX_ALLOCATION_ROUNDS):
+            list_id: int | None = None
+            index: int | None = None
+            with db.read() as session:
+                open_list = self._find_open_list(session)
+                if open_list is not None:
+                    list_id = open_list.id
+                    index = self._draw_index(session, open_list, self._reserved_in(list_id))
+            if list_id is None:
+                with db.write() as session:
+                    self._open_list(session)
+                continue
+            if index is None:
+                with db.write() as session:
+                    self._mark_full(session, list_id)
+                continue
+            with self._reservations_lock:
+                if (list_id, index) in self._reservations:
+                    continue
+                self._reservations.add((list_id, index))
+            return StatusReservation(
+                list_id, index, status_list.status_entry(self.list_url(list_id), index)
+            )
+        raise Conflict(
+            "status_allocation_failed", "No status list entry could be allocated; try again."
+        )
+
+    def claim(self, session: Session, reservation: StatusReservation, credential_id: str) -> None:
+        """Store the reserved entry for ``credential_id`` in the caller's write transaction.
+
+        Raises StatusEntryTaken when another process stored that entry first (the
+        transaction stays usable; the caller draws again and re-signs).
+        """
+        try:
+            with session.begin_nested():
+                session.add(
+                    StatusEntry(
+                        credential_id=credential_id,
+                        list_id=reservation.list_id,
+                        status_index=reservation.index,
+                    )
+                )
+        except IntegrityError as error:
+            raise StatusEntryTaken from error
+
+    def release(self, reservation: StatusReservation) -> None:
+        """Forget a reservation of this process: its entry is stored, or will never be."""
+        with self._reservations_lock:
+            self._reservations.discard((reservation.list_id, reservation.index))
+
+    def _reserved_in(self, list_id: int) -> frozenset[int]:
+        with self._reservations_lock:
+            return frozenset(index for held, index in self._reservations if held == list_id)
+
+    def _find_open_list(self, session: Session) -> StatusList | None:
+        return session.execute(
             select(StatusList)
             .where(StatusList.purpose == status_list.PURPOSE_REVOCATION, ~StatusList.full)
             .order_by(StatusList.id)
             .limit(1)
         ).scalar_one_or_none()
+
+    def _open_list(self, session: Session) -> StatusList:
+        found = self._find_open_list(session)
         if found is not None:
             return found
         created = StatusList(
@@ -200,8 +287,11 @@ class StatusAllocator:
         log.info("Opened status list %d of %d entries", created.id, created.size)
         return created
 
-    def _draw_index(self, session: Session, target: StatusList) -> int | None:
-        """A random unused index of ``target``, or None when it has none left.
+    def _draw_index(
+        self, session: Session, target: StatusList, held: frozenset[int] = frozenset()
+    ) -> int | None:
+        """A random index of ``target`` neither stored nor in ``held``, or None when it has
+        none left.
 
         Random candidates first (cheap while the list is mostly free); after a few
         collisions, uniformly among the free indexes read from the database, so that a
@@ -209,9 +299,9 @@ class StatusAllocator:
         """
         for _ in range(RANDOM_CANDIDATES):
             candidate = self._random_below(target.size)
-            if not _entry_exists(session, target.id, candidate):
+            if candidate not in held and not _entry_exists(session, target.id, candidate):
                 return candidate
-        used = set(
+        used = held | set(
             session.execute(
                 select(StatusEntry.status_index).where(StatusEntry.list_id == target.id)
             ).scalars()
