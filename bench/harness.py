@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -38,6 +39,25 @@ def per_call(function: Callable[[], object], count: int) -> float:
     for _ in range(count):
         function()
     return (time.perf_counter() - began) / count
+
+
+def bare_sqlite_commit(workdir: Path, count: int) -> float:
+    """Seconds per durable SQLite commit of one small row (WAL, ``synchronous=FULL``, each
+    in ``BEGIN IMMEDIATE``, as the service writes): the floor under any award."""
+    connection = sqlite3.connect(workdir / "bare-commit.sqlite3", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT)")
+
+    def commit() -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO rows (body) VALUES (?)", ("x" * 200,))
+        connection.execute("COMMIT")
+
+    try:
+        return per_call(commit, count)
+    finally:
+        connection.close()
 
 
 def pin_to_one_core() -> None:
