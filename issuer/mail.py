@@ -25,7 +25,9 @@ import smtplib
 import ssl
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_string
@@ -60,17 +62,35 @@ RETRY_PAUSES = (
 CLAIM_LEASE = timedelta(minutes=5)
 SMTP_TIMEOUT_SECONDS = 20
 WORKER_POLL_SECONDS = 60
-DELIVERY_BATCH = 50
+# Messages claimed in one transaction, and the SMTP connections that share them out; the
+# worker goes on to the next batch at once while batches come back full.
+DELIVERY_BATCH = 200
+SENDERS = 4
 _TRUE_WORDS = ("1", "true", "yes", "on")
 # ASCII headers (RFC 2047), or UTF-8 headers for an address only SMTPUTF8 carries.
 _POLICY = email.policy.default.clone(refold_source="none")
 _SMTPUTF8_POLICY = email.policy.SMTPUTF8.clone(refold_source="none")
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A message this worker holds the lease of, as the outbox keeps it."""
+
+    id: int
+    kind: str
+    recipient: str
+    message: str
+    attempts: int
+
+
 class Transport(Protocol):
     def send(self, message: EmailMessage, recipient: str) -> None:
         """Hand ``message`` on to ``recipient`` (the envelope address, whatever the headers
         say). Raises OSError or smtplib.SMTPException when it cannot."""
+        ...
+
+    def session(self) -> AbstractContextManager[Callable[[EmailMessage, str], None]]:
+        """A ``send`` for many messages in a row (one SMTP connection for all of them)."""
         ...
 
 
@@ -111,13 +131,54 @@ class SmtpTransport:
         self._timeout = timeout
 
     def send(self, message: EmailMessage, recipient: str) -> None:
+        with self.session() as send:
+            send(message, recipient)
+
+    @contextmanager
+    def session(self) -> Iterator[Callable[[EmailMessage, str], None]]:
+        """One connection, opened at the first message and kept for the next ones; a
+        message the server refuses leaves it usable (smtplib resets the transaction), one
+        that breaks it (disconnect, timeout) closes it and the next message opens another.
+        """
+        connection: smtplib.SMTP | None = None
+
+        def send(message: EmailMessage, recipient: str) -> None:
+            nonlocal connection
+            if connection is None:
+                connection = self._connect()
+            try:
+                connection.send_message(message, to_addrs=[recipient])
+            except (OSError, smtplib.SMTPServerDisconnected):
+                _close(connection)
+                connection = None
+                raise
+
+        try:
+            yield send
+        finally:
+            if connection is not None:
+                _close(connection)
+
+    def _connect(self) -> smtplib.SMTP:
         settings = self._settings
-        with smtplib.SMTP(settings.host, settings.port, timeout=self._timeout) as smtp:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=self._timeout)
+        try:
             if settings.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.username:
                 smtp.login(settings.username, settings.password)
-            smtp.send_message(message, to_addrs=[recipient])
+        except BaseException:
+            _close(smtp)
+            raise
+        return smtp
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    """Say goodbye if the server still listens; close the socket in any case."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 class FileTransport:
@@ -133,6 +194,10 @@ class FileTransport:
         # UTF-8 headers: a mail program opens them, and every address can be written.
         path.write_bytes(message.as_bytes(policy=_SMTPUTF8_POLICY))
         log.info("Mail written to %s (no SMTP host configured)", path)
+
+    @contextmanager
+    def session(self) -> Iterator[Callable[[EmailMessage, str], None]]:
+        yield self.send
 
 
 def _stored(message: EmailMessage) -> str:
@@ -234,7 +299,12 @@ class Outbox:
 
     ``background`` delivery runs in one daemon thread per process, woken by each new message
     and every ``WORKER_POLL_SECONDS`` for retries; without it (tests), ``wake`` delivers at
-    once in the caller's thread.
+    once in the caller's thread. A pass claims a batch of due messages (``_claim_due``: a
+    lease of ``CLAIM_LEASE`` that no other worker takes while it runs, so a message goes out
+    at most once unless a worker dies between sending and recording), sends them over
+    ``SENDERS`` connections at once, each kept for its share of the batch, and records every
+    outcome in one transaction; a failed message gets its next attempt as before. While
+    batches come back full the worker goes straight on to the next one.
     """
 
     def __init__(
@@ -328,22 +398,11 @@ class Outbox:
         self._wakeup.set()
 
     def deliver_due(self, now: datetime | None = None, *, limit: int = DELIVERY_BATCH) -> int:
-        """Try every message whose time has come; return how many were sent.
+        """Try up to ``limit`` messages whose time has come; return how many were sent.
 
         Raises the database's error when the outbox cannot be read or written.
         """
-        moment = now or self._clock()
-        with self._db.read() as session:
-            due = session.scalars(
-                select(OutgoingMail.id)
-                .where(
-                    OutgoingMail.next_attempt_at.is_not(None),
-                    OutgoingMail.next_attempt_at <= moment,
-                )
-                .order_by(OutgoingMail.next_attempt_at)
-                .limit(limit)
-            ).all()
-        return sum(self._deliver_one(mail_id, moment) for mail_id in due)
+        return self._deliver_batch(now or self._clock(), limit)[1]
 
     def pending(self) -> list[OutgoingMail]:
         """Messages not yet sent (still to be tried, or given up), oldest first."""
@@ -356,90 +415,156 @@ class Outbox:
                 ).all()
             )
 
-    def _deliver_one(self, mail_id: int, now: datetime) -> bool:
-        if not self._claim(mail_id, now):
-            return False
-        with self._db.read() as session:
-            row = session.get(OutgoingMail, mail_id)
-        if row is None:
-            return False
-        message = message_from_string(row.message, policy=_POLICY)
-        try:
-            self.transport.send(message, _stored_recipient(row.recipient))
-        except (OSError, smtplib.SMTPException, ValueError) as error:  # ValueError: encoding
-            self._record_failure(row, now, f"{type(error).__name__}: {error}")
-            return False
-        with self._db.write() as session:
-            session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id == mail_id)
-                .values(
-                    sent_at=now,
-                    next_attempt_at=None,
-                    claimed_until=None,
-                    attempts=row.attempts + 1,
-                    last_error=None,
-                )
-            )
-        log.info("Mail %s (%s) sent", mail_id, row.kind)
-        return True
+    def _deliver_batch(self, now: datetime, limit: int) -> tuple[int, int]:
+        """Claim up to ``limit`` due messages in one transaction, send them over up to
+        ``SENDERS`` connections at once, record every outcome in one transaction; return
+        (claimed, sent)."""
+        claimed = self._claim_due(now, limit)
+        if not claimed:
+            return 0, 0
+        groups = [claimed[number::SENDERS] for number in range(min(SENDERS, len(claimed)))]
+        outcomes: list[tuple[_Claimed, str | None]] = []
+        if len(groups) == 1:
+            outcomes = self._send_group(groups[0])
+        else:
+            with ThreadPoolExecutor(len(groups), thread_name_prefix="issuer-mail-send") as pool:
+                for group_outcomes in pool.map(self._send_group, groups):
+                    outcomes.extend(group_outcomes)
+        self._record(outcomes, now)
+        return len(claimed), sum(error is None for _mail, error in outcomes)
 
-    def _claim(self, mail_id: int, now: datetime) -> bool:
-        """Take ``mail_id`` for this worker unless another one holds it."""
+    def _claim_due(self, now: datetime, limit: int) -> list[_Claimed]:
+        """Take up to ``limit`` due messages for this worker: the one ``UPDATE`` moves their
+        lease forward only where no other worker holds it, and ``RETURNING`` says which
+        rows it moved, so a message is claimed by one worker at a time."""
+        due = (
+            select(OutgoingMail.id)
+            .where(
+                OutgoingMail.sent_at.is_(None),
+                OutgoingMail.next_attempt_at.is_not(None),
+                OutgoingMail.next_attempt_at <= now,
+                or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+            )
+            .order_by(OutgoingMail.next_attempt_at)
+            .limit(limit)
+        )
         with self._db.write() as session:
-            result = session.execute(
+            ids = list(session.scalars(due).all())
+            if not ids:
+                return []
+            rows = session.execute(
                 update(OutgoingMail)
                 .where(
-                    OutgoingMail.id == mail_id,
+                    OutgoingMail.id.in_(ids),
                     OutgoingMail.sent_at.is_(None),
                     OutgoingMail.next_attempt_at.is_not(None),
                     or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
                 )
                 .values(claimed_until=now + CLAIM_LEASE)
-            )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def _record_failure(self, row: OutgoingMail, now: datetime, error: str) -> None:
-        attempts = row.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            next_attempt = None
-            log.error(
-                "Mail %s (%s) given up after %d attempts: %s", row.id, row.kind, attempts, error
-            )
-        else:
-            next_attempt = now + RETRY_PAUSES[min(attempts, len(RETRY_PAUSES)) - 1]
-            log.warning(
-                "Mail %s (%s) not sent (attempt %d), retrying at %s: %s",
-                row.id,
-                row.kind,
-                attempts,
-                next_attempt.isoformat(),
-                error,
-            )
-        with self._db.write() as session:
-            session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id == row.id)
-                .values(
-                    attempts=attempts,
-                    next_attempt_at=next_attempt,
-                    claimed_until=None,
-                    last_error=error[:2000],
+                .returning(
+                    OutgoingMail.id,
+                    OutgoingMail.kind,
+                    OutgoingMail.recipient,
+                    OutgoingMail.message,
+                    OutgoingMail.attempts,
                 )
-            )
+            ).all()
+        claimed = [
+            _Claimed(row.id, row.kind, row.recipient, row.message, row.attempts) for row in rows
+        ]
+        order = {mail_id: position for position, mail_id in enumerate(ids)}
+        return sorted(claimed, key=lambda mail: order[mail.id])
 
-    def _deliver_quietly(self) -> None:
+    def _send_group(self, group: list[_Claimed]) -> list[tuple[_Claimed, str | None]]:
+        """Send ``group`` in order over one session; each message's error, or None."""
+        outcomes: list[tuple[_Claimed, str | None]] = []
+        broken = 0
         try:
-            self.deliver_due()
+            with self.transport.session() as send:
+                for mail in group:
+                    if broken >= 2:
+                        # The server is unreachable: the rest wait for their next attempt
+                        # rather than each waiting out a connection timeout now.
+                        outcomes.append((mail, outcomes[-1][1]))
+                        continue
+                    try:
+                        message = message_from_string(mail.message, policy=_POLICY)
+                        send(message, _stored_recipient(mail.recipient))
+                    except (OSError, smtplib.SMTPServerDisconnected) as error:
+                        broken += 1
+                        outcomes.append((mail, f"{type(error).__name__}: {error}"))
+                    except (smtplib.SMTPException, ValueError) as error:  # ValueError: encoding
+                        broken = 0
+                        outcomes.append((mail, f"{type(error).__name__}: {error}"))
+                    else:
+                        broken = 0
+                        outcomes.append((mail, None))
+        except (OSError, smtplib.SMTPException) as error:
+            # Closing the session failed after the messages went: what was sent stays sent.
+            log.warning("Mail session did not close cleanly: %s", error)
+        return outcomes
+
+    def _record(self, outcomes: list[tuple[_Claimed, str | None]], now: datetime) -> None:
+        """Every outcome of a batch, in one transaction: sent, or its next attempt."""
+        with self._db.write() as session:
+            for mail, error in outcomes:
+                attempts = mail.attempts + 1
+                if error is None:
+                    values: dict[str, Any] = {
+                        "sent_at": now,
+                        "next_attempt_at": None,
+                        "claimed_until": None,
+                        "attempts": attempts,
+                        "last_error": None,
+                    }
+                    log.info("Mail %s (%s) sent", mail.id, mail.kind)
+                else:
+                    values = {
+                        "attempts": attempts,
+                        "next_attempt_at": self._next_attempt(mail, attempts, now, error),
+                        "claimed_until": None,
+                        "last_error": error[:2000],
+                    }
+                session.execute(
+                    update(OutgoingMail).where(OutgoingMail.id == mail.id).values(**values)
+                )
+
+    @staticmethod
+    def _next_attempt(mail: _Claimed, attempts: int, now: datetime, error: str) -> datetime | None:
+        if attempts >= MAX_ATTEMPTS:
+            log.error(
+                "Mail %s (%s) given up after %d attempts: %s", mail.id, mail.kind, attempts, error
+            )
+            return None
+        next_attempt = now + RETRY_PAUSES[min(attempts, len(RETRY_PAUSES)) - 1]
+        log.warning(
+            "Mail %s (%s) not sent (attempt %d), retrying at %s: %s",
+            mail.id,
+            mail.kind,
+            attempts,
+            next_attempt.isoformat(),
+            error,
+        )
+        return next_attempt
+
+    def _deliver_quietly(self) -> bool:
+        """One batch; whether it was full (more may be due). Never raises."""
+        try:
+            claimed, _sent = self._deliver_batch(self._clock(), DELIVERY_BATCH)
         except Exception:
             # The outbox keeps the message; the next pass tries again.
             log.exception("Mail delivery pass failed")
+            return False
+        return claimed == DELIVERY_BATCH
 
     def _run(self) -> None:
+        # Batch after batch while the outbox has more due than a batch holds (a burst of
+        # awards); then sleep until woken by a new message, or the poll for retries.
         while not self._stopped.is_set():
-            self._deliver_quietly()
-            self._wakeup.wait(WORKER_POLL_SECONDS)
             self._wakeup.clear()
+            if self._deliver_quietly():
+                continue
+            self._wakeup.wait(WORKER_POLL_SECONDS)
 
 
 class MailService:

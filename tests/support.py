@@ -45,6 +45,7 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
     """Just enough SMTP for smtplib to deliver a message (no TLS, no auth, no SMTPUTF8)."""
 
     def handle(self) -> None:
+        self.server.received.connections += 1  # type: ignore[attr-defined]
         self.wfile.write(b"220 test SMTP\r\n")
         while True:
             line = self.rfile.readline()
@@ -73,11 +74,13 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
 
 class Inbox(list[bytes]):
     """The messages a test mail server received, and in ``recipients`` every envelope
-    recipient (``RCPT TO``) it was given: where the mail really goes."""
+    recipient (``RCPT TO``) it was given: where the mail really goes; ``connections`` counts
+    the SMTP connections it was opened with."""
 
     def __init__(self) -> None:
         super().__init__()
         self.recipients: list[str] = []
+        self.connections = 0
 
 
 @contextmanager

@@ -1,0 +1,159 @@
+"""The outbox keeps up with a burst: delivered continuously, over a few reused SMTP
+connections, each message once, by whichever worker claims it.
+
+Messages are queued as an award queues them (``Outbox.add`` in a write transaction) and
+delivered to the SMTP stand-in of ``support``. Nothing here is timed; a deadline only
+bounds how long a broken outbox is waited for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from flask import Flask
+from support import free_port, smtp_server
+
+from issuer import create_app
+from issuer.mail import AWARD_NOTICE, DELIVERY_BATCH, MailSettings, Outbox, transport_for
+
+pytestmark = pytest.mark.storage
+
+# More than two batches, so that a worker must go on by itself after the first.
+BURST = 2 * DELIVERY_BATCH + 17
+DEADLINE_SECONDS = 120
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def mail_app(app_config: dict[str, Any], smtp_port: int) -> Iterator[Flask]:
+    app = create_app(
+        {
+            **app_config,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_STARTTLS": "false",
+            "SMTP_FROM": "Badges <badges@example.test>",
+        }
+    )
+    services = app.extensions["issuer"]
+    services.db.migrate()
+    yield app
+    services.db.dispose()
+
+
+def message(number: int) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "badges@example.test"
+    mail["To"] = f"earner{number}@example.org"
+    mail["Subject"] = f"Message {number}"
+    mail["Message-ID"] = f"<message-{number}@example.test>"
+    mail.set_content(f"Message number {number}.")
+    return mail
+
+
+def queue(outbox: Outbox, app: Flask, count: int) -> None:
+    with app.extensions["issuer"].db.write() as session:
+        for number in range(count):
+            outbox.add(
+                session,
+                message(number),
+                recipient=f"earner{number}@example.org",
+                kind=AWARD_NOTICE,
+                credential_id=None,  # type: ignore[arg-type]
+            )
+
+
+def new_outbox(app: Flask, *, background: bool) -> Outbox:
+    services = app.extensions["issuer"]
+    settings = MailSettings.from_config(app.config)
+    return Outbox(services.db, transport_for(settings), background=background)
+
+
+def message_ids(received: list[bytes]) -> list[str]:
+    return [
+        line.split(b":", 1)[1].strip().decode()
+        for raw in received
+        for line in raw.split(b"\r\n")
+        if line.lower().startswith(b"message-id:")
+    ]
+
+
+def wait_for(condition: Any) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the outbox stopped delivering"
+        time.sleep(0.05)
+
+
+def test_a_burst_is_delivered_by_the_worker_alone_over_few_connections(
+    mail_app: Flask, smtp_port: int
+) -> None:
+    outbox = new_outbox(mail_app, background=True)
+    queue(outbox, mail_app, BURST)
+    with smtp_server(smtp_port) as received:
+        outbox.wake()  # once: the worker must go on while batches come back full
+        try:
+            wait_for(lambda: len(received) >= BURST)
+            wait_for(lambda: not outbox.pending())
+        finally:
+            outbox.stop()
+    ids = message_ids(received)
+    assert sorted(ids) == sorted(f"<message-{number}@example.test>" for number in range(BURST))
+    # Each connection carried many messages (a few senders per batch, not one per message).
+    assert received.connections <= 4 * (BURST // DELIVERY_BATCH + 1)
+
+
+def test_workers_racing_for_the_outbox_send_each_message_once(
+    mail_app: Flask, smtp_port: int
+) -> None:
+    workers = [new_outbox(mail_app, background=False) for _ in range(4)]
+    queue(workers[0], mail_app, BURST)
+    sent: list[int] = []
+    start = threading.Barrier(len(workers))
+
+    def work(outbox: Outbox) -> None:
+        start.wait()
+        while True:
+            count = outbox.deliver_due()
+            sent.append(count)
+            if not outbox.pending():
+                return
+            if count == 0:
+                time.sleep(0.01)
+
+    with smtp_server(smtp_port) as received:
+        threads = [threading.Thread(target=work, args=(outbox,)) for outbox in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(DEADLINE_SECONDS)
+    ids = message_ids(received)
+    assert len(ids) == len(set(ids)) == BURST
+    assert sum(sent) == BURST
+
+
+def test_a_message_the_server_cannot_take_waits_for_its_retry_while_the_rest_go(
+    mail_app: Flask, smtp_port: int
+) -> None:
+    outbox = new_outbox(mail_app, background=False)
+    queue(outbox, mail_app, 3)
+    assert outbox.deliver_due() == 0  # no server yet: every message is tried and kept
+    pending = outbox.pending()
+    assert len(pending) == 3
+    assert all(mail.attempts == 1 and mail.last_error for mail in pending)
+    with smtp_server(smtp_port) as received:
+        assert outbox.deliver_due() == 0  # not due again yet
+        later = pending[0].next_attempt_at
+        assert later is not None
+        assert outbox.deliver_due(later) == 3
+    assert len(received) == 3
+    assert outbox.pending() == []
