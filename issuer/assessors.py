@@ -28,10 +28,16 @@ SIGN_IN_WINDOW = timedelta(minutes=15)
 ACCOUNT_FAILURE_LIMIT = 5
 ADDRESS_FAILURE_LIMIT = 20
 SESSION_LIFETIME = timedelta(hours=8)
+# A one-time password (new account or reset) signs in once within this time; that session
+# can do nothing but choose the account's own password.
+ONE_TIME_PASSWORD_LIFETIME = timedelta(days=3)
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 MAX_LABEL_LENGTH = 200
 SIGN_IN_FAILED = "The e-mail address or the password is not right."
+ONE_TIME_EXPIRED = (
+    "This one-time password has expired. Ask an administrator of this service for a new one."
+)
 
 
 class SignInThrottled(Forbidden):
@@ -83,6 +89,8 @@ class Principal:
     is_admin: bool
     all_levels: bool
     levels: frozenset[str]
+    # Signed in with a one-time password: must choose a password before anything else.
+    must_change_password: bool = False
 
     def may_award(self, achievement: str) -> bool:
         return self.is_admin or self.all_levels or achievement in self.levels
@@ -115,7 +123,8 @@ class AssessorService:
         all_levels: bool,
         is_admin: bool,
     ) -> NewAssessor:
-        """Create an account with a one-time password and a first API token.
+        """Create an account with a one-time password (see ``sign_in``) and a first API
+        token.
 
         Raises InvalidInput ``email_invalid`` and Conflict ``assessor_exists``.
         """
@@ -129,6 +138,7 @@ class AssessorService:
             email=email,
             name=name or email.split("@")[0],
             password_hash=self._hasher.hash(password),
+            one_time_until=now + ONE_TIME_PASSWORD_LIFETIME,
             is_admin=is_admin,
             all_levels=all_levels,
             created_at=now,
@@ -202,6 +212,10 @@ class AssessorService:
         address failed too often lately, and Unauthorized ``sign_in_failed`` with the same
         message whether the e-mail is unknown or the password wrong.
 
+        A one-time password works once, before it expires (Unauthorized
+        ``one_time_password_expired`` after): using it replaces it with a random hash nobody
+        knows, and the principal comes back with ``must_change_password`` set.
+
         Each attempt is counted as a failure before the password is checked, in the
         transaction that checks the limit, so parallel guesses cannot all pass the check
         before any of them is counted; a right password then takes its own count back.
@@ -215,19 +229,32 @@ class AssessorService:
         verified = _verify(self._hasher, stored_hash, password)
         if not verified or assessor is None or assessor.disabled_at is not None:
             raise Unauthorized("sign_in_failed", SIGN_IN_FAILED)
+        if assessor.one_time_until is not None and assessor.one_time_until <= self._clock():
+            raise Unauthorized("one_time_password_expired", ONE_TIME_EXPIRED)
+        signed_in = _principal(assessor)
         with self._db.write() as session:
-            session.execute(
-                delete(SignInFailure).where(
-                    or_(SignInFailure.scope == scopes[0], SignInFailure.id.in_(attempt))
-                )
-            )
-            if self._hasher.check_needs_rehash(stored_hash):
+            if assessor.one_time_until is not None:
+                stored = session.get(Assessor, assessor.id, with_for_update=True)
+                # Another sign-in with the same one-time password may have used it since it
+                # was read: the hash it was checked against must still be the stored one.
+                if stored is None or not hmac.compare_digest(stored.password_hash, stored_hash):
+                    raise Unauthorized("sign_in_failed", SIGN_IN_FAILED)
+                stored.password_hash = self._hasher.hash(secrets.token_urlsafe(32))
+                stored.one_time_until = None
+                stored.must_change_password = True
+                signed_in = _principal(stored)
+            elif self._hasher.check_needs_rehash(stored_hash):
                 # Parameters grew stronger since this hash was made; upgrade it now, while
                 # the password is at hand.
                 stored = session.get(Assessor, assessor.id)
                 if stored is not None:
                     stored.password_hash = self._hasher.hash(password)
-        return _principal(assessor)
+            session.execute(
+                delete(SignInFailure).where(
+                    or_(SignInFailure.scope == scopes[0], SignInFailure.id.in_(attempt))
+                )
+            )
+        return signed_in
 
     def _count_attempt(self, scopes: tuple[str, str]) -> list[int]:
         """Count an attempt in both ``scopes`` unless one of them is over its limit (then
@@ -328,6 +355,24 @@ class AssessorService:
             assessor.password_hash = self._hasher.hash(new)
             _end_sessions(session, principal.id)
 
+    def choose_password(self, principal: Principal, new: str) -> None:
+        """Set the password of an account that signed in with its one-time password (which
+        is already used up, so it is not asked for); ends the account's sessions.
+
+        Raises InvalidInput ``password_weak`` and Forbidden ``password_not_one_time`` when the
+        account did not sign in with a one-time password (it must give its current one).
+        """
+        _check_new_password(new)
+        with self._db.write() as session:
+            assessor = session.get(Assessor, principal.id, with_for_update=True)
+            if assessor is None or not assessor.must_change_password:
+                raise Forbidden(
+                    "password_not_one_time", "Change your password on the account page."
+                )
+            assessor.password_hash = self._hasher.hash(new)
+            assessor.must_change_password = False
+            _end_sessions(session, principal.id)
+
     def reset_password(self, assessor_id: int) -> str:
         """Give the account a new one-time password (returned) and end its sessions.
 
@@ -339,6 +384,8 @@ class AssessorService:
             if assessor is None:
                 raise NotFound("assessor_not_found", "There is no such assessor.")
             assessor.password_hash = self._hasher.hash(password)
+            assessor.one_time_until = self._clock() + ONE_TIME_PASSWORD_LIFETIME
+            assessor.must_change_password = False
             _end_sessions(session, assessor_id)
         return password
 
@@ -450,4 +497,5 @@ def _principal(assessor: Assessor) -> Principal:
         is_admin=assessor.is_admin,
         all_levels=assessor.all_levels,
         levels=frozenset(level.achievement for level in assessor.levels),
+        must_change_password=assessor.must_change_password,
     )

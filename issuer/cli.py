@@ -156,6 +156,7 @@ def add_assessor(email: str, name: str | None, levels: str, all_levels: bool, ad
     )
     click.echo(f"Assessor {principal.email} ({scope})")
     click.echo(f"One-time password: {created.password}")
+    click.echo("(it signs in once, within 3 days; a new password is chosen then)")
     click.echo("API token (shown once):")
     click.echo(created.token)
 

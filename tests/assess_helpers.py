@@ -32,14 +32,20 @@ def make_account(
     all_levels: bool = False,
     is_admin: bool = False,
 ) -> Account:
-    created = app.extensions["issuer"].assessors.add(
+    """A new account whose one-time password was used and replaced by a chosen one (the
+    returned password), as after the assessor's first sign-in."""
+    assessors = app.extensions["issuer"].assessors
+    created = assessors.add(
         email,
         name=email.split("@")[0].title(),
         levels=levels,
         all_levels=all_levels,
         is_admin=is_admin,
     )
-    return Account(email, created.password, created.token, created.principal.id)
+    first = assessors.sign_in(email, created.password, address="first sign-in")
+    chosen = f"chosen {created.password}"
+    assessors.choose_password(first, chosen)
+    return Account(email, chosen, created.token, created.principal.id)
 
 
 def csrf_from(html: str) -> str:

@@ -435,6 +435,100 @@ def test_admin_creates_resets_and_disables(app: Flask, client: FlaskClient, admi
     assert {"account.created", "account.password_reset", "account.disabled"} <= actions
 
 
+def _one_time_sign_in(client: FlaskClient, email: str, password: str) -> Any:
+    page = client.get("/assess/login", headers=HTML).get_data(as_text=True)
+    return client.post(
+        "/assess/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page)},
+    )
+
+
+@pytest.mark.parametrize("how", ["created", "reset"])
+def test_a_one_time_password_works_once_and_forces_a_new_password(
+    app: Flask, client: FlaskClient, admin: Account, how: str
+) -> None:
+    csrf = sign_in(client, admin)
+    page = client.post(
+        "/assess/admin/assessors",
+        data={"csrf_token": csrf, "email": "new@example.org", "level": ACHIEVEMENT},
+    ).get_data(as_text=True)
+    password = re.search(r'<code id="new-password">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    if how == "reset":
+        new_id = app.extensions["issuer"].assessors.by_email("new@example.org").id
+        page = client.post(
+            f"/assess/admin/assessors/{new_id}/reset-password", data={"csrf_token": csrf}
+        ).get_data(as_text=True)
+        password = re.search(r'<code id="new-password">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    first, second = app.test_client(), app.test_client()
+    signed_in = _one_time_sign_in(first, "new@example.org", password)
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"].endswith("/assess/choose-password")
+    # Every other page of the workspace sends the session to choose a password.
+    for path in ("/assess/", "/assess/award", "/assess/issued", "/assess/account"):
+        response = first.get(path, headers=HTML)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].endswith("/assess/choose-password")
+    # The same password does not sign in a second time, in another browser or this one.
+    again = _one_time_sign_in(second, "new@example.org", password)
+    assert again.status_code == 401
+    chooser = first.get("/assess/choose-password", headers=HTML).get_data(as_text=True)
+    assert "Choose your password" in chooser
+    mismatch = first.post(
+        "/assess/choose-password",
+        data={
+            "csrf_token": csrf_from(chooser),
+            "new_password": "a long new secret",
+            "confirm_password": "another one",
+        },
+    )
+    assert mismatch.status_code == 422
+    chosen = first.post(
+        "/assess/choose-password",
+        data={
+            "csrf_token": csrf_from(chooser),
+            "new_password": "a long new secret",
+            "confirm_password": "a long new secret",
+        },
+    )
+    assert chosen.status_code == 302
+    assert first.get("/assess/", headers=HTML).status_code == 200
+    assert first.get("/assess/choose-password").status_code == 302
+    assert _one_time_sign_in(second, "new@example.org", "a long new secret").status_code == 302
+    assert second.get("/assess/", headers=HTML).status_code == 200
+    actions = {e.action for e in app.extensions["assess"].audit.browse().entries}
+    assert "account.password_chosen" in actions
+
+
+def test_a_one_time_password_expires(app: Flask) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from issuer.assessors import ONE_TIME_PASSWORD_LIFETIME, AssessorService
+
+    db = app.extensions["issuer"].db
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    created = AssessorService(db, clock=lambda: start).add(
+        "late@example.org", name=None, levels=[ACHIEVEMENT], all_levels=False, is_admin=False
+    )
+    later = AssessorService(db, clock=lambda: start + ONE_TIME_PASSWORD_LIFETIME)
+    with pytest.raises(IssuerError) as refused:
+        later.sign_in("late@example.org", created.password, address="t")
+    assert refused.value.code == "one_time_password_expired"
+    almost = AssessorService(db, clock=lambda: start + ONE_TIME_PASSWORD_LIFETIME - timedelta(1))
+    assert almost.sign_in("late@example.org", created.password, address="t").must_change_password
+
+
+def test_a_session_without_a_one_time_password_cannot_skip_the_current_one(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    sign_in(client, assessor)
+    assert client.get("/assess/choose-password").status_code == 302
+    with pytest.raises(IssuerError) as refused:
+        app.extensions["issuer"].assessors.choose_password(
+            app.extensions["issuer"].assessors.by_id(assessor.id), "a long new secret"
+        )
+    assert refused.value.code == "password_not_one_time"
+
+
 def test_audit_log_export_neutralises_formulas(
     app: Flask, client: FlaskClient, admin: Account
 ) -> None:

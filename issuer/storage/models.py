@@ -67,6 +67,13 @@ class Assessor(Base):
     all_levels: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column()
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set while the password is a one-time password (made by ``add`` or a reset): it signs
+    # in once, before this time, and is then replaced by a random hash.
+    one_time_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when a one-time password was used: every page but "choose your password" is shut.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     levels: Mapped[list[AssessorLevel]] = relationship(
         back_populates="assessor", cascade="all, delete-orphan", lazy="selectin"

@@ -5,6 +5,10 @@ Plain HTML forms. Every POST carries the session's CSRF token in ``csrf_token``;
 without it is refused with 400 before anything changes. Sessions live in the database (the
 cookie holds only a random token), so signing out, a password reset or disabling an account
 ends them at once.
+
+A one-time password (a new account's, or after a reset) signs in once; that session is shut
+out of every page but "choose your password" and signing out until the assessor has chosen
+one.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ blueprint = Blueprint("assess", __name__, url_prefix="/assess")
 
 # Endpoints reachable without signing in.
 _PUBLIC_ENDPOINTS = frozenset({"assess.login"})
+# What a session made with a one-time password may reach before a password is chosen.
+_ONE_TIME_ENDPOINTS = frozenset({"assess.choose_password", "assess.logout"})
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -130,6 +136,12 @@ def _guard() -> BaseResponse | None:
     if g.principal is None and request.endpoint not in _PUBLIC_ENDPOINTS:
         next_path = request.full_path if request.method == "GET" else url_for("assess.home")
         return redirect(url_for("assess.login", next=next_path.rstrip("?")))
+    if (
+        g.principal is not None
+        and g.principal.must_change_password
+        and request.endpoint not in _ONE_TIME_ENDPOINTS
+    ):
+        return redirect(url_for("assess.choose_password"))
     return None
 
 
@@ -200,7 +212,33 @@ def login() -> BaseResponse | tuple[str, int] | str:
     workspace().audit.record(
         signed_in.email, "session.signed_in", signed_in.email, address=address()
     )
+    if signed_in.must_change_password:
+        return redirect(url_for("assess.choose_password"))
     return redirect(next_path)
+
+
+@blueprint.route("/choose-password", methods=["GET", "POST"])
+def choose_password() -> BaseResponse | tuple[str, int] | str:
+    """The first page after signing in with a one-time password, and the only one open."""
+    who = principal()
+    if not who.must_change_password:
+        return redirect(url_for("assess.account"))
+    if request.method == "GET":
+        return render_template("assess/choose_password.html", errors=[])
+    new = request.form.get("new_password", "")
+    try:
+        if new != request.form.get("confirm_password", ""):
+            raise InvalidInput(
+                "password_confirmation_differs", "The new password and its confirmation differ."
+            )
+        services().assessors.choose_password(who, new)
+    except (InvalidInput, Forbidden) as error:
+        return render_template("assess/choose_password.html", errors=[error.message]), 422
+    workspace().audit.record(who.email, "account.password_chosen", who.email, address=address())
+    # Choosing the password ended every session; start a new one for this browser.
+    session["sid"] = services().assessors.start_session(who.id)
+    flash("Your password is set. Use it from now on.")
+    return redirect(url_for("assess.home"))
 
 
 def _safe_next(path: str) -> str:
