@@ -213,6 +213,31 @@ def test_the_credential_node_split_across_two_objects_is_refused(
     assert codes(body)["proof"] == ("fail", "document_not_compacted")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("credentialSubject", "achievement", "creator", "url"),  # the issuer's url is kept
+        ("credentialSubject", "achievement", "creator", "name"),
+        ("evidence",),
+    ],
+)
+@pytest.mark.parametrize("empty", [None, []])
+def test_a_null_or_empty_value_is_refused(
+    client: FlaskClient, issued: dict[str, Any], path: tuple[str, ...], empty: Any
+) -> None:
+    """JSON-LD drops a null or an empty array, so the proof still held (found by the
+    hostile-input test): the achievement's creator is the issuer's node described again,
+    which keeps its url."""
+    rewritten = copy.deepcopy(issued["credential"])
+    node = rewritten
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = empty
+    body = verify(client, rewritten)
+    assert body["verified"] is False
+    assert codes(body)["proof"] == ("fail", "document_not_compacted")
+
+
 def test_a_bare_reference_to_the_credential_node_is_plain(client: FlaskClient) -> None:
     signed, _ = _did_key_credential({"type": ["https://example.org/ManualRefresh"]})
     refuse_unplain_form(signed)

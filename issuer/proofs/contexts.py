@@ -34,6 +34,7 @@ import functools
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -206,6 +207,21 @@ def json_literal_terms() -> frozenset[str]:
     Raises:
         CanonicalizationError: as ``load_context``.
     """
+    return _terms_whose_definition(lambda definition: definition.get("@type") == "@json")
+
+
+@functools.cache
+def list_terms() -> frozenset[str]:
+    """Every term any pinned context defines as an ordered ``@list``: for these an empty
+    array means something (an empty list), for any other term it means nothing.
+
+    Raises:
+        CanonicalizationError: as ``load_context``.
+    """
+    return _terms_whose_definition(lambda definition: definition.get("@container") == "@list")
+
+
+def _terms_whose_definition(wanted: Callable[[dict[str, Any]], bool]) -> frozenset[str]:
     terms: set[str] = set()
     for url in ALLOWED_CONTEXTS:
         definitions: list[Any] = [load_context(url).get("@context")]
@@ -216,7 +232,7 @@ def json_literal_terms() -> frozenset[str]:
             elif isinstance(context, dict):
                 for term, definition in context.items():
                     if isinstance(definition, dict):
-                        if definition.get("@type") == "@json":
+                        if wanted(definition):
                             terms.add(term)
                         definitions.append(definition.get("@context"))
     return frozenset(terms)

@@ -14,6 +14,10 @@ contexts say and nothing signed sits where a check does not look:
   keyword aliases the pinned contexts define; a test keeps it so);
 - no key that is an IRI or compact IRI: a term exists for everything a check reads, and
   the VC 2.0 context's ``@vocab`` gives any other property a plain term too;
+- no ``null`` value and no empty array (except for a ``@list`` term, where it is an empty
+  list): JSON-LD drops them, so they say nothing the proof covers, and a key emptied where
+  the same node is described again (the issuer as the achievement's creator) hides a signed
+  value from whoever reads that object;
 - the credential's own node described in one object: another object with the same ``id``
   may repeat its ``id`` and ``type`` only, so nothing signed about the credential
   (its status, its end date) can sit elsewhere in the document;
@@ -32,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.errors import CanonicalizationError
-from issuer.proofs.contexts import json_literal_terms
+from issuer.proofs.contexts import json_literal_terms, list_terms
 from issuer.proofs.data_integrity import canonicalize
 
 CODE = "document_not_compacted"
@@ -49,8 +53,8 @@ def refuse_unplain_form(secured: dict[str, Any]) -> None:
 
     Raises:
         CanonicalizationError: ``document_not_compacted`` (``details["path"]`` names the
-            JSON path) for a keyword or IRI key, a second description of the credential's
-            node, or term definitions of its own that change what a key means; and as
+            JSON path) for a keyword or IRI key, a null or empty value, a second description of the
+            credential's node, or term definitions of its own that change what a key means; and as
             ``canonicalize`` for the document read either way.
     """
     unsecured = {key: value for key, value in secured.items() if key != "proof"}
@@ -70,6 +74,8 @@ def _refuse_unplain_keys(secured: dict[str, Any]) -> bool:
     stack: list[tuple[str, Any, bool]] = [("$", secured, False)]
     while stack:
         path, value, in_proof = stack.pop()
+        if value is None:
+            _refuse(path, "The value is null, which JSON-LD drops")
         if isinstance(value, list):
             stack.extend((f"{path}[{i}]", child, in_proof) for i, child in enumerate(value))
             continue
@@ -84,6 +90,8 @@ def _refuse_unplain_keys(secured: dict[str, Any]) -> bool:
             elif ":" in key:
                 _refuse(child_path, f"The key {key[:80]!r} is an IRI, not a term")
             elif key not in literal_terms:
+                if child == [] and key not in list_terms():
+                    _refuse(child_path, "The value is an empty array, which JSON-LD drops")
                 stack.append((child_path, child, in_proof or (path == "$" and key == "proof")))
     return own_definitions
 
