@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_FROM": "",
     "SMTP_STARTTLS": "true",
+    # Wallet offers (issuer/wallet/) ask for a six-digit transaction code shown on the
+    # earner's private page; "false" offers without one.
+    "WALLET_TX_CODE": "true",
 }
 
 # Settings that are numbers; everything else stays a string exactly as the operator wrote it
@@ -82,6 +85,14 @@ def load(config: dict[str, Any], instance_path: str, overrides: dict[str, Any] |
         config["OUTBOX_DIR"] = str(Path(instance_path) / "outbox")
     if overrides:
         config.update(overrides)
+    if config.get("STATUS_ARCHIVE_DIR") is None:
+        # Every signed status list version, outside the database (issuer/status_archive.py):
+        # beside a SQLite file, else in the instance folder.
+        database = str(config["DATABASE_URL"])
+        folder = Path(instance_path)
+        if database.startswith("sqlite:///") and ":memory:" not in database:
+            folder = Path(database.removeprefix("sqlite:///").split("?")[0]).parent
+        config["STATUS_ARCHIVE_DIR"] = str(folder / "status-archive")
 
 
 def validate(config: dict[str, Any]) -> None:

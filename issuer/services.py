@@ -27,6 +27,7 @@ from issuer.revocation import (
     RevokedCredential,
     StatusAllocator,
 )
+from issuer.status_archive import StatusArchive
 from issuer.storage import Database, Session
 from issuer.wallet.service import WalletService
 
@@ -106,6 +107,7 @@ class Services:
             status_allocator,
             issuer_id=issuer_did,
             jwt_algorithm=config["JWT_ALGORITHM"],
+            archive=StatusArchive(Path(config["STATUS_ARCHIVE_DIR"])),
         )
         issuance = IssuanceService(
             db,
@@ -145,7 +147,7 @@ class Services:
             issuer_name=config["NAME"],
             logo_url=_wallet_logo_url(catalog, base_url),
             jwt_algorithm=config["JWT_ALGORITHM"],
-            tx_code=str(config.get("WALLET_TX_CODE", "true")).lower() not in ("false", "0", "no"),
+            tx_code=str(config["WALLET_TX_CODE"]).lower() not in ("false", "0", "no"),
         )
         services = cls(
             db=db,

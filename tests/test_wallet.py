@@ -29,6 +29,9 @@ from issuer.did import multikey, public_jwk
 from issuer.proofs import data_integrity
 from issuer.storage.models import AuditEvent, WalletClaim, WalletNonce, WalletOffer
 
+# Codes, nonces and claims are single-use rows: run on PostgreSQL too.
+pytestmark = pytest.mark.storage
+
 PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 LDP = "OpenBadgeCredential_ldp_vc"
 JWT = "OpenBadgeCredential_jwt_vc_json"
