@@ -54,10 +54,12 @@ def init_app(app: Flask) -> None:
         verify,
         wallet,
         well_known,
+        wording,
     )
 
     errors.init_app(app)
     headers.init_app(app)
+    wording.init_app(app)
     for blueprint in (api.blueprint, public.blueprint, well_known.blueprint, health.blueprint):
         app.register_blueprint(blueprint)
     app.register_blueprint(status.blueprint)

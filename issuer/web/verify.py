@@ -6,6 +6,10 @@ a file name or a Content-Type. One rule for both: a request that cannot be read 
 ``verified: false``. A batch (a JSON list, or several uploaded files) gets one report per
 item, and an item that cannot be read gets a report saying so.
 
+The result page lets a reader check the earner's e-mail address against the same badge
+without uploading it again: each readable item carries what was checked (the credential's
+text, its VC-JWT or its link) into a small form next to "Awarded to".
+
 Anyone may verify, so each request is metered (``metered``): anonymous clients are rate
 limited per address (``ISSUER_VERIFY_RATE_PER_MINUTE``, 429 with ``Retry-After``; an
 assessor's API token is not limited), and the work of one request is capped
@@ -14,7 +18,9 @@ assessor's API token is not limited), and the work of one request is capped
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -24,6 +30,7 @@ from issuer import strict_json
 from issuer.errors import InvalidInput, IssuerError
 from issuer.verification import VerificationReport, VerificationService, build_for
 from issuer.verification.budget import work_budget
+from issuer.verification.reading import read_presented
 from issuer.verification.service import MAX_BATCH
 from issuer.web import bearer_principal, services
 from issuer.web.rate_limit import RateLimiter
@@ -32,6 +39,7 @@ blueprint = Blueprint("verify", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _WRAPPER_KEYS = ("credential", "jwt", "url")
+MAX_SOURCE_NAME = 200
 CHECK_LABELS = {
     "read": "Reading the credential",
     "structure": "Format",
@@ -41,6 +49,17 @@ CHECK_LABELS = {
     "validity": "Dates",
     "recipient": "Earner's e-mail address",
 }
+
+
+@dataclass(frozen=True)
+class CheckedItem:
+    """One thing checked on the form: where it came from, its report, and what to post to
+    check the same badge again (``again_credential`` text or ``again_url``)."""
+
+    name: str
+    report: VerificationReport
+    again_credential: str | None = None
+    again_url: str | None = None
 
 
 def verification() -> VerificationService:
@@ -87,28 +106,60 @@ def verify_page() -> str:
 def verify_form() -> str:
     """The form: uploaded files, a pasted credential and/or a link, and an optional e-mail."""
     recipient = (request.form.get("email") or "").strip() or None
-    items: list[tuple[str, VerificationReport]] = []
+    items: list[CheckedItem] = []
     service = verification()
     for upload in request.files.getlist("file"):
         if not upload or not upload.filename:
             continue
-        name = upload.filename[:200]
-        items.append((name, _attempt(service.verify_bytes, upload.read(), recipient=recipient)))
+        data = upload.read()
+        items.append(
+            CheckedItem(
+                upload.filename[:MAX_SOURCE_NAME],
+                _attempt(service.verify_bytes, data, recipient=recipient),
+                again_credential=_credential_text(data),
+            )
+        )
     pasted = (request.form.get("credential") or "").strip()
     if pasted:
-        items.append(("Pasted credential", _attempt(_verify_text, service, pasted, recipient)))
+        # A re-check from the result page names the file the credential first came from.
+        source = (request.form.get("source") or "").strip()[:MAX_SOURCE_NAME]
+        items.append(
+            CheckedItem(
+                source or "Pasted credential",
+                _attempt(_verify_text, service, pasted, recipient),
+                again_credential=pasted,
+            )
+        )
     url = (request.form.get("url") or "").strip()
     if url:
-        items.append((url[:200], _attempt(service.verify_url, url, recipient=recipient)))
+        items.append(
+            CheckedItem(
+                url[:MAX_SOURCE_NAME],
+                _attempt(service.verify_url, url, recipient=recipient),
+                again_url=url,
+            )
+        )
     if len(items) > MAX_BATCH:
         items = items[:MAX_BATCH]
     return render_template(
         "verify_result.html",
         items=items,
         check_labels=CHECK_LABELS,
+        email=recipient,
         email_given=recipient is not None,
         nothing_given=not items,
     )
+
+
+def _credential_text(data: bytes) -> str | None:
+    """The credential an upload holds, as text to post again (its VC-JWT, or its JSON: a
+    Data Integrity proof signs the meaning, so the JSON re-serialized verifies the same),
+    or None when it cannot be read."""
+    try:
+        presented = read_presented(data)
+    except IssuerError:
+        return None
+    return presented.jwt or json.dumps(presented.credential, ensure_ascii=False)
 
 
 @blueprint.post("/api/v1/verify")
