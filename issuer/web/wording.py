@@ -18,10 +18,12 @@ def in_words(value: datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            when = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return f"{value.day} {value:%B %Y}"
+    else:
+        when = value
+    return f"{when.day} {when:%B %Y}"
 
 
 def init_app(app: Flask) -> None:
