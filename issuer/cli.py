@@ -11,11 +11,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from issuer import backup as backup_module
 from issuer import config as issuer_config
 from issuer import create_app, keyring
 from issuer.errors import IssuerError
 from issuer.frameworks import import_framework, load_templates
 from issuer.services import Services
+from issuer.status_archive import StatusArchive
 
 # Who the audit log names for what the operator does from the command line.
 CLI_ACTOR = "cli"
@@ -47,7 +49,19 @@ def main() -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app, where FlaskGroup (and the test runner) find them."""
-    for command in (init, frameworks, templates, assessors, award, revoke, verify, keys, mail):
+    for command in (
+        init,
+        frameworks,
+        templates,
+        assessors,
+        award,
+        revoke,
+        verify,
+        keys,
+        mail,
+        backup,
+        restore,
+    ):
         app.cli.add_command(command)
 
 
@@ -253,6 +267,85 @@ def rotate_key(alg: str) -> None:
         _fail(error)
     services.keyring.reset()
     click.echo(f"New key: {created.describe()}. Restart the service to sign with it.")
+
+
+def _backup_target() -> backup_module.Target:
+    services = _services()
+    return backup_module.Target(
+        keys_dir=services.keyring.keys_dir,
+        templates_dir=services.templates_dir,
+        issuer_id=services.issuer_profile.id,
+        allow_unencrypted_keys=current_app.config["ENV"] == "development",
+    )
+
+
+@click.command()
+@click.argument("dest", type=click.Path(path_type=Path))
+@with_appcontext
+def backup(dest: Path) -> None:
+    """Write a consistent backup folder DEST while the service runs (never overwrites):
+    the database, the keys (encrypted), the templates and a manifest with checksums."""
+    try:
+        report = backup_module.take_backup(_services().db, dest, _backup_target())
+    except IssuerError as error:
+        _fail(error)
+    counts = ", ".join(f"{value} {name}" for name, value in report.counts.items())
+    click.echo(f"Backup written to {report.path}")
+    click.echo(f"  taken at {report.created_at:%Y-%m-%dT%H:%M:%SZ}, schema {report.schema_version}")
+    click.echo(f"  {counts}")
+    click.echo(f"  {len(report.files)} files, each with its SHA-256 in manifest.json")
+    if report.unencrypted_keys:
+        click.echo("  warning: the private keys in it are NOT encrypted (development keys)")
+
+
+@click.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--status-archive",
+    "extra_archives",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Another host's status archive folder to OR back in (repeatable).",
+)
+@with_appcontext
+def restore(src: Path, extra_archives: tuple[Path, ...]) -> None:
+    """Restore backup folder SRC (stop every worker first). Every status list is sealed
+    and every revocation ever published is kept; prints what may be missing."""
+    services = _services()
+    archives = [StatusArchive(Path(current_app.config["STATUS_ARCHIVE_DIR"]))]
+    archives += [StatusArchive(path) for path in extra_archives]
+    try:
+        report = backup_module.restore_backup(
+            services.db,
+            src,
+            _backup_target(),
+            archives,
+            load_keyring=_fresh_keyring,
+            list_url=services.revocation.allocator.list_url,
+            list_size=services.revocation.allocator.list_size,
+        )
+    except IssuerError as error:
+        _fail(error)
+    click.echo(f"Restored {src} (taken {report.backup_created_at:%Y-%m-%dT%H:%M:%SZ}).")
+    click.echo(f"  keys: {report.keys}; templates: {report.templates}")
+    click.echo(
+        f"  sealed status lists: {', '.join(map(str, report.sealed_lists)) or 'none open'};"
+        f" new lists start at {report.new_lists_from}"
+    )
+    click.echo(
+        f"  from the status archive: {report.bits_from_archive} revoked entries kept "
+        f"({report.revocations_from_archive} restored credentials marked revoked), "
+        f"{len(report.lists_from_archive)} list(s) opened after the backup recreated"
+    )
+    for note in report.notes:
+        click.echo(f"  may be missing: {note}")
+    click.echo("Recorded in the audit log (restore.completed). Start the service again.")
+
+
+def _fresh_keyring() -> keyring.Keyring:
+    services = _services()
+    services.keyring.reset()
+    return services.keyring()
 
 
 @click.group()

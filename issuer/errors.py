@@ -97,3 +97,19 @@ class TooManyRequests(IssuerError):
     def __init__(self, code: str, message: str, retry_after: int):
         super().__init__(code, message, {"retryAfter": retry_after})
         self.retry_after = retry_after
+
+
+class BackupError(IssuerError):
+    """A backup cannot be written, or a backup folder cannot be restored."""
+
+    code = "backup_failed"
+
+
+class Unavailable(IssuerError):
+    """A dependency (the database) cannot answer now; ``retry_after`` says when to ask again."""
+
+    code = "service_unavailable"
+
+    def __init__(self, code: str, message: str, retry_after: int):
+        super().__init__(code, message, {"retryAfter": retry_after})
+        self.retry_after = retry_after

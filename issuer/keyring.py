@@ -311,6 +311,104 @@ def rotate(
         return created
 
 
+def export_files(
+    keys_dir: Path, destination: Path, *, allow_unencrypted: bool
+) -> tuple[list[str], bool]:
+    """Copy the key set (the manifest and every key file it names) into the new folder
+    ``destination``, private keys still encrypted; return the file names copied and
+    whether an unencrypted private key was among them (development only).
+
+    This and ``import_files`` are the only ways keys leave or enter the keys directory.
+
+    Raises KeyringError with ``key_missing``, ``manifest_invalid``, ``key_file_unreadable``
+    and ``key_unencrypted`` (a private key without passphrase while ``allow_unencrypted``
+    is False: a backup must not carry a usable private key).
+    """
+    with _exclusive_lock(keys_dir):
+        records = _read_manifest(keys_dir)
+        destination.mkdir(mode=0o700)
+        copied = [MANIFEST_NAME]
+        unencrypted = False
+        _write_atomically(
+            destination / MANIFEST_NAME, _read_file(keys_dir / MANIFEST_NAME), mode=0o644
+        )
+        for record in records:
+            public_pem = _read_file(keys_dir / record.public_key_file)
+            _write_atomically(destination / record.public_key_file, public_pem, mode=0o644)
+            copied.append(record.public_key_file)
+            if record.status == RETIRED:
+                continue
+            private_pem = _read_file(keys_dir / record.private_key_file)
+            label = _PEM_LABEL.match(private_pem.lstrip())
+            plain = label is None or label.group(1) != _ENCRYPTED_PKCS8_LABEL
+            unencrypted = unencrypted or plain
+            if plain and not allow_unencrypted:
+                raise KeyringError(
+                    "key_unencrypted",
+                    f"{record.private_key_file} is not encrypted; a backup never carries an "
+                    "unencrypted key (set ISSUER_KEY_PASSPHRASE and rotate it first).",
+                )
+            _write_atomically(destination / record.private_key_file, private_pem, mode=0o600)
+            copied.append(record.private_key_file)
+        return copied, unencrypted
+
+
+def missing_files(keys_dir: Path) -> list[str]:
+    """The key files the manifest names that are not on disk (all of them without a
+    manifest): a running service whose keys directory went away must not say it is ready.
+    """
+    try:
+        records = _read_manifest(keys_dir)
+    except KeyringError:
+        return [str(keys_dir / MANIFEST_NAME)]
+    wanted = [record.public_key_file for record in records]
+    wanted += [record.private_key_file for record in records if record.status == ACTIVE]
+    return [name for name in wanted if not (keys_dir / name).is_file()]
+
+
+def key_names(keys_dir: Path) -> set[str] | None:
+    """The names of the keys the manifest of ``keys_dir`` lists, or None without one.
+
+    Raises KeyringError ``manifest_invalid``.
+    """
+    if not (keys_dir / MANIFEST_NAME).exists():
+        return None
+    return {record.name for record in _read_manifest(keys_dir)}
+
+
+def import_files(source: Path, keys_dir: Path) -> list[str]:
+    """Install the key set of a backup folder ``source`` into ``keys_dir``, which must hold
+    no key set yet; the manifest is written last, so a crash leaves no half key set.
+
+    Raises KeyringError with ``keys_exist`` when ``keys_dir`` has a manifest, and as
+    ``_read_manifest`` for a damaged backup.
+    """
+    _ensure_private_directory(keys_dir)
+    with _exclusive_lock(keys_dir):
+        if (keys_dir / MANIFEST_NAME).exists():
+            raise KeyringError(
+                "keys_exist", f"{keys_dir} already holds keys; move them aside to restore others."
+            )
+        records = _read_manifest(source)
+        written = []
+        for record in records:
+            names = [record.public_key_file]
+            if record.status == ACTIVE:
+                names.append(record.private_key_file)
+            for name in names:
+                mode = 0o600 if name.endswith(".key.pem") else 0o644
+                target = keys_dir / name
+                data = _read_file(source / name)
+                if target.exists() and target.read_bytes() == data:
+                    continue
+                target.unlink(missing_ok=True)
+                _write_atomically(target, data, mode=mode, new=True)
+                written.append(name)
+        _write_atomically(keys_dir / MANIFEST_NAME, _read_file(source / MANIFEST_NAME), mode=0o644)
+        written.append(MANIFEST_NAME)
+        return written
+
+
 def _create_key(
     keys_dir: Path, alg: str, passphrase: bytes | None, created: datetime
 ) -> tuple[KeyRecord, CreatedKey]:

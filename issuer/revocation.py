@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer import status_list
@@ -37,6 +37,7 @@ from issuer.digits import whole_number
 from issuer.errors import Conflict, Forbidden, InvalidInput, IssuerError, NotFound
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, vc_jwt
+from issuer.status_archive import StatusArchive
 from issuer.storage import Database, is_uuid
 from issuer.storage.models import (
     Assessor,
@@ -333,6 +334,7 @@ class RevocationService:
         issuer_id: str,
         jwt_algorithm: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        archive: StatusArchive | None = None,
     ):
         self._db = db
         self._keyring = keyring
@@ -340,6 +342,7 @@ class RevocationService:
         self._issuer_id = issuer_id
         self._jwt_algorithm = jwt_algorithm
         self._clock = clock
+        self._archive = archive
 
     @property
     def allocator(self) -> StatusAllocator:
@@ -458,12 +461,54 @@ class RevocationService:
             raise NotFound("status_list_not_found", "There is no such status list.")
         if self._is_current(row):
             return _published(row)
-        with self._db.write() as session:
-            # Under the row lock, so that two workers do not both sign the same change.
-            locked = _lock_list(session, number)
-            if not self._is_current(locked):
-                self._sign(locked)
-            return _published(locked)
+        try:
+            with self._db.write() as session:
+                # Under the row lock, so that two workers do not both sign the same change.
+                locked = _lock_list(session, number)
+                if not self._is_current(locked):
+                    self._sign(locked)
+                    self._keep(locked)
+                return _published(locked)
+        except OperationalError as error:
+            # A database that cannot be written now (read-only, full, locked too long) still
+            # holds the bits: sign what was read, unstored, so that reading a list never
+            # needs a write and verifiers keep seeing every revocation.
+            log.warning("Status list %d signed without storing it: %s", number, error.orig)
+            self._sign(row)
+            self._keep(row)
+            return _published(row)
+
+    def publish_changed(self) -> None:
+        """Sign now every list whose bits changed since it was last signed, so that a
+        revocation is published (and archived) when it is made, not when first read.
+
+        Raises KeyringError when the keys are unusable; a database error is logged (the
+        next reader signs the list).
+        """
+        try:
+            with self._db.read() as session:
+                numbers = list(
+                    session.execute(
+                        select(StatusList.id).where(
+                            (StatusList.signed_version.is_(None))
+                            | (StatusList.signed_version != StatusList.version)
+                        )
+                    ).scalars()
+                )
+            for number in numbers:
+                self.publish(str(number))
+        except SQLAlchemyError as error:
+            log.warning("Changed status lists not signed yet: %s", error)
+
+    def _keep(self, row: StatusList) -> None:
+        """Also keep the signed version outside the database (``issuer.status_archive``), so
+        that a restore from an older backup cannot undo a revocation it published."""
+        if self._archive is None or row.signed_json is None or row.signed_at is None:
+            return
+        try:
+            self._archive.keep(row.id, row.version, row.signed_at, json.loads(row.signed_json))
+        except OSError as error:
+            log.error("Status list %d version %d not archived: %s", row.id, row.version, error)
 
     def _is_current(self, row: StatusList) -> bool:
         return (

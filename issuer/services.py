@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from issuer import config as issuer_config
 from issuer import did
+from issuer import keyring as keyring_module
 from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog
 from issuer.awarding import OB_V3_CONTEXT, VC_V2_CONTEXT, IssuerProfile, build_achievement
 from issuer.earner import EarnerService, SettingsLinks
-from issuer.errors import KeyringError
+from issuer.errors import IssuerError, KeyringError
 from issuer.frameworks import Template, TemplateCatalog, load_templates
 from issuer.issuance import AwardHook, IssuanceService, IssuedAward
 from issuer.keyring import Keyring
@@ -218,12 +219,14 @@ class Services:
 
         Raises as ``RevocationService.revoke``.
         """
-        return self.revocation.revoke(
+        revoked = self.revocation.revoke(
             credential_id,
             reason,
             by=by,
             store_with=self._audit_revocations(actor, address, details),
         )
+        self._publish_revocations()
+        return revoked
 
     def revoke_many(
         self,
@@ -236,9 +239,19 @@ class Services:
     ) -> BulkRevocation:
         """Revoke many credentials atomically, each recorded in the audit log in the same
         transaction. Raises as ``RevocationService.revoke_many``."""
-        return self.revocation.revoke_many(
+        revoked = self.revocation.revoke_many(
             request, by=by, store_with=self._audit_revocations(actor, address, details)
         )
+        self._publish_revocations()
+        return revoked
+
+    def _publish_revocations(self) -> None:
+        # Published at once, so that the status archive holds it and no restore of an
+        # older backup can undo it; a failure here leaves it to the next reader to sign.
+        try:
+            self.revocation.publish_changed()
+        except IssuerError as error:
+            log.warning("Revocation stored but its status list not signed yet: %s", error)
 
     def _audit_revocations(
         self, actor: str, address: str | None, details: dict[str, Any]
@@ -284,21 +297,51 @@ class Services:
         return did.jwks(self.keyring().public_keys())
 
     def readiness(self) -> dict[str, str]:
-        """What ``/readyz`` reports: each dependency and whether it is usable."""
+        """What ``/readyz`` reports: each dependency and whether it is usable ("ok", else
+        a code). Read-only, and bounded in time: a database that does not answer within
+        ``READINESS_TIMEOUT_SECONDS`` is ``unavailable``."""
         checks: dict[str, str] = {}
-        try:
-            self.db.ping()
-            checks["database"] = "ok"
-        except Exception as error:
-            log.warning("Readiness: database unusable: %s", type(error).__name__)
-            checks["database"] = "unavailable"
+        database = _within(READINESS_TIMEOUT_SECONDS, self._database_readiness)
+        checks.update(database or {"database": "unavailable"})
         try:
             self.keyring()
-            checks["keys"] = "ok"
+            missing = keyring_module.missing_files(self.keyring.keys_dir)
+            checks["keys"] = "ok" if not missing else "key_missing"
+            if missing:
+                log.warning("Readiness: key files missing: %s", ", ".join(missing))
         except KeyringError as error:
             checks["keys"] = error.code
         checks["templates"] = "ok" if len(self.catalog) else "none"
         return checks
+
+    def _database_readiness(self) -> dict[str, str]:
+        from issuer.backup import restore_pending
+
+        checks: dict[str, str] = {}
+        try:
+            self.db.ping()
+            checks["database"] = self.db.storage_problem() or "ok"
+            current, head = self.db.schema_versions()
+            checks["schema"] = "ok" if current == head else f"schema_outdated:{current}<{head}"
+            checks["restore"] = "restore_incomplete" if restore_pending(self.db) else "ok"
+        except Exception as error:
+            log.warning("Readiness: database unusable: %s", type(error).__name__)
+            checks["database"] = "unavailable"
+        return checks
+
+
+# /readyz answers within this many seconds, whatever the database does.
+READINESS_TIMEOUT_SECONDS = 3.0
+
+
+def _within(seconds: float, work: Callable[[], dict[str, str]]) -> dict[str, str] | None:
+    """``work()``, or None when it has not finished within ``seconds`` (it is left to end
+    in its own daemon thread)."""
+    outcome: list[dict[str, str]] = []
+    thread = threading.Thread(target=lambda: outcome.append(work()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return outcome[0] if outcome else None
 
 
 def _wallet_logo_url(catalog: TemplateCatalog, base_url: str) -> str | None:

@@ -97,6 +97,7 @@ def app_config(database_url: str, keys_dir: Path, tmp_path: Path) -> dict[str, A
         "TESTING": True,
         # Award e-mails go to .eml files here (no SMTP host), never into the repo's instance/.
         "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "STATUS_ARCHIVE_DIR": str(tmp_path / "status-archive"),
     }
 
 

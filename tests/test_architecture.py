@@ -28,6 +28,7 @@ ALLOWED = {
         "bulk",
         "issued",
         "wallet",
+        "backup",
     ),
 }
 

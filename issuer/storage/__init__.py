@@ -20,18 +20,36 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Session is re-exported: it is the handle a service passes to another so that both write in
 # one transaction, without the passer touching the database itself.
-__all__ = ["MIGRATIONS_DIR", "Database", "Session", "is_uuid"]
+__all__ = ["MIGRATIONS_DIR", "UNAVAILABLE_ERRORS", "Database", "Session", "is_uuid"]
+
+# What a database that is down, read-only, full, locked or too slow raises: the web answers
+# these with 503 and Retry-After (issuer/web/errors.py), never 500.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # SQLite waits this long for another writer's lock before giving up.
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# PostgreSQL: a server that accepts connections but does not answer, or a statement that
+# runs too long, fails within these bounds instead of holding a worker (gunicorn: 30 s).
+POSTGRESQL_CONNECT_TIMEOUT_SECONDS = 5
+POSTGRESQL_STATEMENT_TIMEOUT_MS = 15_000
+# Below this much free space a SQLite database is reported full (a write may fail).
+_MINIMUM_FREE_BYTES = 16 * 1024 * 1024
 
 
 class Database:
@@ -83,6 +101,37 @@ class Database:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def schema_versions(self) -> tuple[str | None, str]:
+        """The migration the database is at (None before any) and the newest one there is."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        head = ScriptDirectory.from_config(config).get_current_head() or ""
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current, head
+
+    def storage_problem(self) -> str | None:
+        """Why a SQLite file cannot take writes (``read_only``, ``disk_full``), found
+        without writing; None when it can, and always on PostgreSQL."""
+        if not self.is_sqlite:
+            return None
+        url = make_url(self.url)
+        path = url.database
+        if not path or path == ":memory:":
+            return None
+        if "mode=ro" in str(url) or url.query.get("mode") == "ro":
+            return "read_only"
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            status = os.statvfs(folder)
+        except OSError:
+            return "read_only"
+        if status.f_flag & os.ST_RDONLY or not os.access(path, os.W_OK):
+            return "read_only"
+        if status.f_bavail * status.f_frsize < _MINIMUM_FREE_BYTES:
+            return "disk_full"
+        return None
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -103,7 +152,7 @@ def _create_engine(url: str, **engine_options: Any) -> Engine:
         # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **engine_options)
+        return create_engine(_with_timeouts(url), pool_pre_ping=True, **engine_options)
 
     _create_private_file(make_url(url).database)
     engine = create_engine(
@@ -139,3 +188,16 @@ def _create_private_file(database: str | None) -> None:
         os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except (FileExistsError, FileNotFoundError):  # kept as it is; no folder: SQLite says so
         return
+
+
+def _with_timeouts(url: str) -> str:
+    """``url`` with libpq's ``connect_timeout`` and a ``statement_timeout`` added to its
+    ``options`` (kept when the operator set them)."""
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    query.setdefault("connect_timeout", str(POSTGRESQL_CONNECT_TIMEOUT_SECONDS))
+    options = str(query.get("options", ""))
+    if "statement_timeout" not in options:
+        timeout = f"-c statement_timeout={POSTGRESQL_STATEMENT_TIMEOUT_MS}"
+        query["options"] = f"{options} {timeout}".strip()
+    return parsed.set(query=query).render_as_string(hide_password=False)

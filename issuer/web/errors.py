@@ -13,8 +13,12 @@ from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from issuer import errors
+from issuer.storage import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("issuer.web")
+
+# How long a client should wait before asking again when the database cannot answer.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 _STATUS_BY_CLASS: list[tuple[type[errors.IssuerError], int]] = [
     (errors.PayloadTooLarge, 413),
@@ -26,6 +30,7 @@ _STATUS_BY_CLASS: list[tuple[type[errors.IssuerError], int]] = [
     (errors.TooManyRequests, 429),
     (errors.ProofError, 422),
     (errors.KeyringError, 503),
+    (errors.Unavailable, 503),
     (errors.IssuerError, 500),
 ]
 
@@ -99,9 +104,24 @@ def init_app(app: Flask) -> None:
         if status >= 500:
             log.error("%s: %s", error.code, error.message)
         response = _respond(status, error.code, error.message, error.details)
-        if isinstance(error, errors.TooManyRequests):
+        if isinstance(error, (errors.TooManyRequests, errors.Unavailable)):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+    def _database_unavailable(error: Exception) -> Response:
+        # Down, read-only, full, locked or too slow: the request may succeed later, so say
+        # so (503, Retry-After) instead of a 500; the driver's message stays in the log.
+        log.warning("Database unavailable on %s %s: %s", request.method, request.path, error)
+        response = _respond(
+            503,
+            "database_unavailable",
+            "The database cannot answer right now; try again shortly.",
+        )
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
+
+    for unavailable in UNAVAILABLE_ERRORS:
+        app.register_error_handler(unavailable, _database_unavailable)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
