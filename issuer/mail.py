@@ -336,13 +336,21 @@ class Outbox:
         """Store ``message`` for delivery to ``recipient`` (the address, never a header)
         within ``session``: it commits, and is sent, only with the change that caused it.
         Call ``wake`` after the commit."""
+        self.add_stored(
+            session, _stored(message), recipient=recipient, kind=kind, credential_id=credential_id
+        )
+
+    def add_stored(
+        self, session: Session, stored: str, *, recipient: str, kind: str, credential_id: str
+    ) -> None:
+        """``add`` for a message already in the outbox's form (``MailService.render_award``)."""
         now = self._clock()
         session.add(
             OutgoingMail(
                 credential_id=credential_id,
                 kind=kind,
                 recipient=recipient,
-                message=_stored(message),
+                message=stored,
                 created_at=now,
                 attempts=0,
                 next_attempt_at=now,
@@ -594,6 +602,23 @@ class MailService:
             recipient=_ascii_domain(recipient_email),
             kind=AWARD_NOTICE,
             credential_id=issued.id,
+        )
+
+    def render_award(self, issued: IssuedAward, recipient_email: str) -> str:
+        """The award e-mail for ``issued`` in the outbox's form; no database work, so that a
+        signing process can render it beside the signatures (``queue_rendered_award``)."""
+        return _stored(self._award_message(issued, recipient_email))
+
+    def queue_rendered_award(
+        self, session: Session, credential_id: str, recipient_email: str, rendered: str
+    ) -> None:
+        """``queue_award`` for a message ``render_award`` made."""
+        self.outbox.add_stored(
+            session,
+            rendered,
+            recipient=_ascii_domain(recipient_email),
+            kind=AWARD_NOTICE,
+            credential_id=credential_id,
         )
 
     def wake(self) -> None:
