@@ -252,6 +252,12 @@ def restore_backup(
     return finish.report(keys_outcome, templates_outcome)
 
 
+def credentials_exist(db: Database) -> bool:
+    """Whether the database holds any issued credential."""
+    with db.read() as session:
+        return session.execute(select(IssuedCredential.id).limit(1)).first() is not None
+
+
 def restore_pending(db: Database) -> bool:
     """Whether a restore started and did not complete (PostgreSQL, after a crash)."""
     with db.read() as session:

@@ -14,7 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from issuer import backup as backup_module
 from issuer import config as issuer_config
 from issuer import create_app, keyring
-from issuer.errors import IssuerError
+from issuer.errors import IssuerError, KeyringError
 from issuer.frameworks import import_framework, load_templates
 from issuer.services import Services
 from issuer.status_archive import StatusArchive
@@ -76,6 +76,7 @@ def init() -> None:
     try:
         services.db.migrate()
         click.echo(f"Database ready: {services.db.engine.url.render_as_string(hide_password=True)}")
+        _refuse_to_replace_keys(services)
         created = keyring.generate_missing(
             services.keyring.keys_dir, issuer_config.passphrase_bytes(current_app.config)
         )
@@ -92,6 +93,25 @@ def init() -> None:
     except IssuerError as error:
         _fail(error)
     click.echo(f"Issuer {services.issuer_profile.id} is ready with {len(catalog)} badges.")
+
+
+def _refuse_to_replace_keys(services: Services) -> None:
+    """New keys beside credentials signed by keys that are gone would leave those
+    credentials unverifiable for good. Raises KeyringError ``keys_missing_for_credentials``."""
+    services.keyring.reset()
+    try:
+        services.keyring()
+        return
+    except KeyringError as error:
+        if error.code != "key_missing" or not backup_module.credentials_exist(services.db):
+            return
+    raise KeyringError(
+        "keys_missing_for_credentials",
+        f"The database holds credentials signed by keys that are not in "
+        f"{services.keyring.keys_dir}; new keys would leave them unverifiable. Restore the "
+        "keys: `issuer restore BACKUP` (or copy the backup's keys/ folder back), or set "
+        "ISSUER_KEYS_DIR to where they are. Nothing was generated.",
+    )
 
 
 @click.group()

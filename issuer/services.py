@@ -16,7 +16,7 @@ from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog
 from issuer.awarding import OB_V3_CONTEXT, VC_V2_CONTEXT, IssuerProfile, build_achievement
 from issuer.earner import EarnerService, SettingsLinks
-from issuer.errors import IssuerError, KeyringError
+from issuer.errors import IssuerError, KeyringError, Unavailable
 from issuer.frameworks import Template, TemplateCatalog, load_templates
 from issuer.issuance import AwardHook, IssuanceService, IssuedAward
 from issuer.keyring import Keyring
@@ -81,6 +81,7 @@ class Services:
     mail: MailService
     audit: AuditLog
     wallet: WalletService
+    _restore_seen_complete: bool = False
 
     @classmethod
     def build(cls, config: dict[str, Any]) -> Services:
@@ -268,6 +269,24 @@ class Services:
                 )
 
         return record
+
+    def refuse_while_restoring(self) -> None:
+        """Refuse to serve a database whose restore started and did not complete (its
+        revocations may not all be back yet). Checked until it is once seen complete.
+
+        Raises Unavailable ``restore_incomplete``.
+        """
+        if self._restore_seen_complete:
+            return
+        from issuer.backup import restore_pending
+
+        if restore_pending(self.db):
+            raise Unavailable(
+                "restore_incomplete",
+                "A restore of this service did not complete; run `issuer restore` again.",
+                retry_after=60,
+            )
+        self._restore_seen_complete = True
 
     def load_keys_if_present(self) -> None:
         """Load the keys now, so a wrong passphrase stops start-up; tolerate no keys yet."""

@@ -5,8 +5,13 @@ revocation published before the restore is undone."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -214,3 +219,80 @@ def test_backup_refuses_to_overwrite_and_restore_refuses_a_damaged_backup(
     result = app.test_cli_runner().invoke(args=["restore", str(written.path)])
     assert result.exit_code == 1
     assert "backup_checksum_mismatch" in result.output
+
+
+def _environment(app: Flask) -> dict[str, str]:
+    config = app.config
+    names = ("ENV", "BASE_URL", "DATABASE_URL", "KEYS_DIR", "KEY_PASSPHRASE", "SECRET_KEY")
+    names += ("TEMPLATES_DIR", "OUTBOX_DIR", "STATUS_ARCHIVE_DIR")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ISSUER_")}
+    environment.update({f"ISSUER_{name}": str(config[name]) for name in names})
+    return environment
+
+
+def _run_killed(app: Flask, arguments: list[str], after: float | None) -> int:
+    """Run ``issuer ARGUMENTS`` in its own process; SIGKILL it ``after`` seconds."""
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", "from issuer.cli import main; main()", *arguments],
+        env=_environment(app),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if after is None:
+        return process.wait(timeout=300)
+    try:
+        return process.wait(timeout=after)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        return process.wait(timeout=30)
+
+
+def _state(app: Flask) -> tuple[int, int, bool]:
+    """(credentials, open lists, restore pending) as a new process would see them."""
+    services = _services(app)
+    services.db.dispose()
+    with services.db.read() as session:
+        credentials = len(list(session.execute(select(IssuedCredential.id)).scalars()))
+        open_lists = len(list(session.execute(select(StatusList.id).where(~StatusList.full))))
+    return credentials, open_lists, backup.restore_pending(services.db)
+
+
+def test_a_killed_backup_or_restore_leaves_nothing_half_done(app: Flask, tmp_path: Path) -> None:
+    principal = _assessor(app)
+    for number in range(10):
+        _award(app, principal, number)
+    good = tmp_path / "good"
+    started = time.monotonic()
+    assert _run_killed(app, ["backup", str(good)], None) == 0
+    backup_seconds = time.monotonic() - started
+    backup.read_manifest(good)
+    for number in range(10, 15):
+        _award(app, principal, number)  # the live database is now ahead of the backup
+    assert _state(app) == (15, 1, False)
+
+    for step, fraction in enumerate((0.3, 0.5, 0.65, 0.8, 0.9, 1.0)):
+        dest = tmp_path / f"killed-{step}"
+        _run_killed(app, ["backup", str(dest)], backup_seconds * fraction)
+        # A folder with the name is a whole backup; a partial one keeps a hidden name.
+        if dest.exists():
+            backup.read_manifest(dest)
+
+    started = time.monotonic()
+    sealed_already = False
+    for fraction in (0.3, 0.5, 0.65, 0.8, 0.9, 1.0, 1.1):
+        _run_killed(app, ["restore", str(good)], (backup_seconds + 1) * fraction)
+        credentials, open_lists, pending = _state(app)
+        if pending:
+            # PostgreSQL between its two transactions: nothing is served.
+            response = app.test_client().get("/issuer")
+            assert response.status_code == 503
+            assert response.json["code"] == "restore_incomplete"
+        elif (credentials, open_lists) == (10, 0):
+            sealed_already = True  # restored completely
+        else:
+            assert not sealed_already
+            assert (credentials, open_lists) == (15, 1)  # untouched
+    assert _run_killed(app, ["restore", str(good)], None) == 0
+    assert _state(app) == (10, 0, False)
+    _services(app)._restore_seen_complete = False
+    assert app.test_client().get("/issuer").status_code == 200

@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
     )
 
     errors.init_app(app)
+    health.init_app(app)
     headers.init_app(app)
     wording.init_app(app)
     for blueprint in (api.blueprint, public.blueprint, well_known.blueprint, health.blueprint):

@@ -1,10 +1,11 @@
-"""Health checks for load balancers and orchestrators. Both are read-only."""
+"""Health checks for load balancers and orchestrators (both read-only), and the guard that
+serves nothing while a restore is incomplete."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from issuer.web import services
 
@@ -24,3 +25,13 @@ def readyz() -> Response:
     response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
     response.status_code = 200 if ready else 503
     return response
+
+
+def init_app(app: Flask) -> None:
+    """Nothing half-restored is served: every request but the health checks waits for a
+    restore that started to complete (``Services.refuse_while_restoring``)."""
+
+    @app.before_request
+    def _refuse_while_restoring() -> None:
+        if request.path not in ("/healthz", "/readyz"):
+            services().refuse_while_restoring()
