@@ -38,7 +38,6 @@ def main() -> None:
         "bulk",
         database_url=arguments.database_url,
         SMTP_HOST="",
-        TESTING=True,
         BULK_MAX_BYTES=64 * 1024 * 1024,
         BULK_MAX_ROWS=max(row_counts),
     )

@@ -15,25 +15,38 @@ import csv
 import io
 import json
 import logging
+import os
 import re
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog, csv_line
+from issuer.award_pipeline import AwardPipeline, SignedForBatch
 from issuer.awarding import normalize_email, select_statements
 from issuer.digits import whole_number
-from issuer.errors import Conflict, InvalidInput, IssuerError, NotFound, PayloadTooLarge
+from issuer.errors import InvalidInput, IssuerError, NotFound, PayloadTooLarge
 from issuer.frameworks import Template, TemplateCatalog
-from issuer.issuance import AwardHook, IssuedAward, parse_award_request
+from issuer.issuance import award_request_digest, parse_award_request
+from issuer.revocation import StatusEntryTaken
+from issuer.signing_pool import (
+    InProcessSigner,
+    Signer,
+    SignFailure,
+    SigningPool,
+    SignItem,
+    SignOutcome,
+)
 from issuer.storage import Database, is_uuid
 from issuer.storage.models import (
     BulkJob,
@@ -54,7 +67,13 @@ COLUMNS = (
     "valid_until",
 )
 REQUIRED_COLUMNS = ("name", "email", "level")
-BATCH_SIZE = 20
+BATCH_SIZE = 100
+# Batches prepared ahead of the one being stored, so that the signers never wait.
+BATCHES_IN_FLIGHT = 3
+# Passes over the job's rows: a row is left pending only when another process stored its
+# status entry first, so a second pass almost always finishes the job.
+MAX_PASSES = 5
+POOL_MIN_ROWS = 200
 LEASE = timedelta(seconds=60)
 QUERY_CHUNK = 400
 
@@ -409,34 +428,19 @@ def _plain(error: InvalidInput) -> str:
     return error.message
 
 
-class Awarder(Protocol):
-    """How a bulk job awards a row: ``Services.award``."""
-
-    def __call__(
-        self,
-        principal: Principal,
-        request: dict[str, Any],
-        idempotency_key: str | None = None,
-        *,
-        actor: str,
-        address: str | None,
-        details: dict[str, Any],
-        store_with: AwardHook | None = None,
-    ) -> IssuedAward: ...
-
-
 class BulkService:
     def __init__(
         self,
         db: Database,
         catalog: TemplateCatalog,
-        award: Awarder,
+        award: AwardPipeline,
         assessors: AssessorService,
         audit: AuditLog,
         *,
         max_rows: int,
         max_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        signing_processes: int | None = None,
     ):
         self._db = db
         self._levels = LevelIndex(catalog)
@@ -446,6 +450,10 @@ class BulkService:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._clock = clock
+        self.signing_processes = signing_processes or _cores()
+        # A job with fewer rows to issue signs in its own thread: starting the signing
+        # processes (each imports the service and loads the keys) costs about a second.
+        self.pool_min_rows = POOL_MIN_ROWS
 
     def dry_run(self, principal: Principal, data: bytes) -> DryRun:
         """Read and check a file; nothing is stored or issued.
@@ -631,90 +639,262 @@ class BulkService:
         return None
 
     def _run(self, job_id: str, worker: str) -> None:
+        """Issue the job's pending rows, a batch at a time: the job's thread prepares a
+        batch (reads the request, reserves its status entries) and hands it to the signer,
+        prepares the next one while that is signed, then stores the first batch in one
+        transaction. A row left pending (its status entry taken meanwhile by another
+        process) is done again in a later pass."""
         with self._db.read() as session:
             job = session.get(BulkJob, job_id)
+            pending = session.scalar(
+                select(func.count())
+                .select_from(BulkJobRow)
+                .where(BulkJobRow.job_id == job_id, BulkJobRow.status == PENDING)
+            )
         if job is None:
             return
         try:
-            principal = self._assessors.by_id(job.assessor_id)
+            principal: Principal | None = self._assessors.by_id(job.assessor_id)
         except NotFound:
             principal = None
-        while True:
-            with self._db.read() as session:
-                batch = session.scalars(
+        signer: Signer
+        if (pending or 0) >= self.pool_min_rows and self.signing_processes > 1:
+            signer = SigningPool(self._award.worker_settings, self.signing_processes)
+            log.info("Bulk job %s: %d signing processes", job_id, self.signing_processes)
+        else:
+            signer = InProcessSigner(self._award)
+        in_flight: deque[_Batch] = deque()
+        try:
+            for _ in range(MAX_PASSES):
+                after = 0
+                while True:
+                    while len(in_flight) < BATCHES_IN_FLIGHT:
+                        rows = self._pending_rows(job_id, after)
+                        if not rows:
+                            break
+                        after = rows[-1].row_number
+                        in_flight.append(self._dispatch(job, principal, rows, signer))
+                    if not in_flight:
+                        break
+                    self._store_batch(job, principal, in_flight.popleft())
+                    if not self._renew(job_id, worker):
+                        log.warning(
+                            "Bulk job %s: lease lost by %s; another worker goes on", job_id, worker
+                        )
+                        return
+                if not self._pending_rows(job_id, 0):
+                    break
+            self._finish(job_id, worker)
+        finally:
+            for batch in in_flight:
+                self._release(batch)
+            signer.close()
+
+    def _pending_rows(self, job_id: str, after: int) -> list[BulkJobRow]:
+        with self._db.read() as session:
+            return list(
+                session.scalars(
                     select(BulkJobRow)
-                    .where(BulkJobRow.job_id == job_id, BulkJobRow.status == PENDING)
+                    .where(
+                        BulkJobRow.job_id == job_id,
+                        BulkJobRow.status == PENDING,
+                        BulkJobRow.row_number > after,
+                    )
                     .order_by(BulkJobRow.row_number)
                     .limit(BATCH_SIZE)
                 ).all()
-            if not batch:
-                self._finish(job_id, worker)
-                return
-            for row in batch:
-                self._issue_row(job, principal, row)
-            if not self._renew(job_id, worker):
-                log.warning("Bulk job %s: lease lost by %s; another worker goes on", job_id, worker)
-                return
-
-    def _issue_row(self, job: BulkJob, principal: Principal | None, row: BulkJobRow) -> None:
-        """Award one row. The award, its audit record, its e-mail and the row's outcome are
-        stored in one transaction, which also makes sure the earner holds no active badge of
-        this level (another job may be awarding the same file at the same time)."""
-        key = f"bulk:{job.id}:{row.row_number}"
-        status, credential_id, error = FAILED, None, None
-
-        def claim_row(session: Session, issued: IssuedAward) -> None:
-            self._db.lock(
-                session, f"holder:{normalize_email(row.recipient_email)}:{row.achievement}"
             )
-            if self._active_holders(session, row.recipient_email, row.achievement) != [issued.id]:
-                raise Conflict("already_holds", f"{row.recipient_email} already holds this badge.")
-            self._set_row(session, job.id, row.row_number, ISSUED, issued.id, None)
 
+    def _dispatch(
+        self, job: BulkJob, principal: Principal | None, rows: list[BulkJobRow], signer: Signer
+    ) -> _Batch:
+        """Prepare ``rows`` and send them to the signer. A row that is a replay (its key
+        was used already), or that cannot be prepared, gets its outcome now."""
+        batch = _Batch(rows)
         if principal is None:
-            error = "The assessor's account is disabled."
-        else:
-            try:
-                issued = self._award(
-                    principal,
-                    json.loads(row.request_json or "{}"),
-                    key,
-                    actor=principal.email,
-                    address=job.address,
-                    details={"via": "bulk", "bulkJob": job.id, "row": row.row_number},
-                    store_with=claim_row,
+            for row in rows:
+                batch.outcomes[row.row_number] = (
+                    FAILED,
+                    None,
+                    "The assessor's account is disabled.",
                 )
-                status, credential_id = ISSUED, issued.id
+            return batch
+        issuance = self._award.issuance
+        keys = {row.row_number: _row_key(job.id, row.row_number) for row in rows}
+        replays = issuance.replays(principal.id, list(keys.values()))
+        items: list[SignItem] = []
+        rows_signed: list[BulkJobRow] = []
+        for row in rows:
+            request = json.loads(row.request_json or "{}")
+            key = keys[row.row_number]
+            replay = replays.get(key)
+            if replay is not None:
+                digest, issued = replay
+                if digest != award_request_digest(request):
+                    batch.outcomes[row.row_number] = (
+                        FAILED,
+                        None,
+                        "This Idempotency-Key was used before with a different request.",
+                    )
+                else:
+                    batch.outcomes[row.row_number] = (ISSUED, issued.id, None)
+                continue
+            try:
+                reservation = issuance.reserve()
             except IssuerError as failure:
-                status = DUPLICATE if failure.code == "already_holds" else FAILED
-                error = failure.message
-            except SQLAlchemyError:
-                raise  # The database is unwell: stop here; the job resumes after its lease.
-            except Exception:
-                # One row the service cannot handle must not hold up the rest of the job.
-                log.exception("Bulk job %s row %s: unexpected error", job.id, row.row_number)
-                error = "It could not be issued because of an error in the service (see its log)."
-        # A new award set its row in its own transaction; this records every other outcome.
-        with self._db.write() as session:
-            self._set_row(session, job.id, row.row_number, status, credential_id, error)
+                batch.outcomes[row.row_number] = (FAILED, None, failure.message)
+                continue
+            items.append(SignItem(principal, request, key, reservation))
+            rows_signed.append(row)
+        share = max(1, -(-len(items) // signer.processes))
+        batch.items = items
+        batch.chunks = [
+            (rows_signed[start : start + share], signer.submit(items[start : start + share]))
+            for start in range(0, len(items), share)
+        ]
+        return batch
 
-    @staticmethod
-    def _set_row(
+    def _store_batch(self, job: BulkJob, principal: Principal | None, batch: _Batch) -> None:
+        """Store a signed batch: its credentials, status entries, idempotency keys, audit
+        records, e-mails and row outcomes in one transaction, which also makes sure each
+        earner holds no active badge of that level (another job may be awarding the same
+        file at the same time: a lock per earner and level)."""
+        signed: list[SignedForBatch] = []
+        try:
+            for rows, future in batch.chunks:
+                for row, outcome in zip(rows, future.result(), strict=True):
+                    if isinstance(outcome, SignFailure):
+                        batch.outcomes[row.row_number] = (FAILED, None, outcome.message)
+                    else:
+                        batch.rows_by_award[outcome.signed.prepared.id] = row
+                        signed.append(outcome)
+        except Exception:
+            # The signing process died or could not start: the rows stay pending, and the
+            # job goes on after its lease.
+            log.exception("Bulk job %s: a batch could not be signed", job.id)
+            self._release(batch)
+            raise
+        try:
+            with self._db.write() as session:
+                fresh = self._drop_duplicates(session, batch, signed)
+                stored = self._store_awards(session, batch, fresh)
+                for item in stored:
+                    row = batch.rows_by_award[item.signed.prepared.id]
+                    self._award.record(
+                        session,
+                        item.signed.issued(),
+                        item.signed.prepared.award.recipient_email,
+                        actor=principal.email if principal else "",
+                        address=job.address,
+                        details={"via": "bulk", "bulkJob": job.id, "row": row.row_number},
+                    )
+                    self._award.mail.queue_rendered_award(
+                        session,
+                        item.signed.prepared.id,
+                        item.signed.prepared.award.recipient_email,
+                        item.mail,
+                    )
+                    batch.outcomes[row.row_number] = (ISSUED, item.signed.prepared.id, None)
+                self._set_rows(session, job.id, batch.outcomes)
+        finally:
+            self._release(batch)
+        self._award.mail.wake()
+
+    def _drop_duplicates(
+        self, session: Session, batch: _Batch, signed: list[SignedForBatch]
+    ) -> list[SignedForBatch]:
+        """The signed awards whose earner holds no active badge of the level; the others'
+        rows become duplicates."""
+        pairs = sorted(
+            {
+                (
+                    normalize_email(s.signed.prepared.award.recipient_email),
+                    s.signed.prepared.award.achievement,
+                )
+                for s in signed
+            }
+        )
+        for email, achievement in pairs:
+            self._db.lock(session, f"holder:{email}:{achievement}")
+        held: set[tuple[str, str]] = {
+            (str(email), str(achievement))
+            for email, achievement in session.execute(
+                _active_awards().where(
+                    IssuedCredential.recipient_email.in_({email for email, _ in pairs})
+                )
+            ).all()
+        }
+        fresh = []
+        for item in signed:
+            award = item.signed.prepared.award
+            pair = (normalize_email(award.recipient_email), award.achievement)
+            if pair in held:
+                row = batch.rows_by_award[item.signed.prepared.id]
+                batch.outcomes[row.row_number] = (
+                    DUPLICATE,
+                    None,
+                    f"{row.recipient_email} already holds this badge.",
+                )
+                continue
+            held.add(pair)
+            fresh.append(item)
+        return fresh
+
+    def _store_awards(
+        self, session: Session, batch: _Batch, fresh: list[SignedForBatch]
+    ) -> list[SignedForBatch]:
+        """Store ``fresh`` with one statement per table; when any of its status entries or
+        idempotency keys was stored meanwhile by another process, one by one instead, each
+        in a savepoint: that row stays pending and is done again (its key then replays)."""
+        issuance = self._award.issuance
+        try:
+            issuance.store_many(session, [item.signed for item in fresh])
+            return fresh
+        except IntegrityError:
+            pass
+        stored = []
+        for item in fresh:
+            try:
+                with session.begin_nested():
+                    issuance.store(session, item.signed)
+                    session.flush()
+            except (StatusEntryTaken, IntegrityError):
+                row = batch.rows_by_award[item.signed.prepared.id]
+                batch.outcomes.pop(row.row_number, None)
+                continue
+            stored.append(item)
+        return stored
+
+    def _release(self, batch: _Batch) -> None:
+        for item in batch.items:
+            self._award.issuance.release(item.reservation)
+        batch.items = []
+
+    def _set_rows(
+        self,
         session: Session,
         job_id: str,
-        row_number: int,
-        status: str,
-        credential_id: str | None,
-        error: str | None,
+        outcomes: dict[int, tuple[str, str | None, str | None]],
     ) -> None:
+        if not outcomes:
+            return
+        table = cast(Table, BulkJobRow.__table__)
         session.execute(
-            update(BulkJobRow)
+            update(table)
             .where(
-                BulkJobRow.job_id == job_id,
-                BulkJobRow.row_number == row_number,
-                BulkJobRow.status == PENDING,
+                table.c.job_id == job_id,
+                table.c.row_number == bindparam("b_row"),
+                table.c.status == PENDING,
             )
-            .values(status=status, credential_id=credential_id, error=error)
+            .values(
+                status=bindparam("b_status"),
+                credential_id=bindparam("b_credential"),
+                error=bindparam("b_error"),
+            ),
+            [
+                {"b_row": number, "b_status": status, "b_credential": credential, "b_error": error}
+                for number, (status, credential, error) in outcomes.items()
+            ],
         )
 
     def _renew(self, job_id: str, worker: str) -> bool:
@@ -808,6 +988,29 @@ class JobRunner:
         except Exception:
             # A broken job must not kill the process; its lease runs out and it is retried.
             log.exception("Bulk job runner stopped")
+
+
+@dataclass
+class _Batch:
+    """Rows on their way: those already decided (``outcomes``: status, credential, error),
+    and the prepared awards sent to the signer in chunks, with their reservations."""
+
+    rows: list[BulkJobRow]
+    outcomes: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    rows_by_award: dict[str, BulkJobRow] = field(default_factory=dict)
+    items: list[SignItem] = field(default_factory=list)
+    chunks: list[tuple[list[BulkJobRow], Future[list[SignOutcome]]]] = field(default_factory=list)
+
+
+def _row_key(job_id: str, row_number: int) -> str:
+    """The idempotency key of a job's row: running the row twice issues one credential."""
+    return f"bulk:{job_id}:{row_number}"
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _claimable(now: datetime) -> Any:

@@ -174,7 +174,7 @@ class IssuanceService:
         template = self._catalog.get(framework, level)
         if not assessor.may_award(award.achievement):
             raise Forbidden("level_not_allowed", f"You may not award {award.achievement}.")
-        request_digest = _request_digest(request)
+        request_digest = award_request_digest(request)
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
             replay = self._replay(assessor, idempotency_key, request_digest)
@@ -228,7 +228,9 @@ class IssuanceService:
             raise Forbidden("level_not_allowed", f"You may not award {award.achievement}.")
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-        return self._prepare(assessor, award, template, _request_digest(request), idempotency_key)
+        return self._prepare(
+            assessor, award, template, award_request_digest(request), idempotency_key
+        )
 
     def _prepare(
         self,
@@ -489,7 +491,7 @@ def _check_idempotency_key(key: str) -> None:
         )
 
 
-def _request_digest(request: dict[str, Any]) -> str:
+def award_request_digest(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -14,11 +14,12 @@ from issuer import did
 from issuer import keyring as keyring_module
 from issuer.assessors import AssessorService, Principal
 from issuer.audit import AuditLog
+from issuer.award_pipeline import AwardPipeline
 from issuer.awarding import OB_V3_CONTEXT, VC_V2_CONTEXT, IssuerProfile, build_achievement
 from issuer.earner import EarnerService, SettingsLinks
 from issuer.errors import IssuerError, KeyringError, Unavailable
 from issuer.frameworks import Template, TemplateCatalog, load_templates
-from issuer.issuance import AwardHook, IssuanceService, IssuedAward
+from issuer.issuance import IssuanceService
 from issuer.keyring import Keyring
 from issuer.mail import MailService, MailSettings, Outbox, transport_for
 from issuer.revocation import (
@@ -81,6 +82,9 @@ class Services:
     mail: MailService
     audit: AuditLog
     wallet: WalletService
+    # ``award(principal, request, key, actor=…, address=…, details=…)``: one award with its
+    # audit record and e-mail; bulk jobs use its parts (``issuer.award_pipeline``).
+    award: AwardPipeline
     _restore_seen_complete: bool = False
 
     @classmethod
@@ -165,46 +169,11 @@ class Services:
             mail=mail,
             audit=audit,
             wallet=wallet,
+            award=AwardPipeline(issuance, audit, mail, settings=config),
         )
         services.load_keys_if_present()
         log.info("Issuer %s at %s, %d badge templates", issuer_did, base_url, len(catalog))
         return services
-
-    def award(
-        self,
-        principal: Principal,
-        request: dict[str, Any],
-        idempotency_key: str | None = None,
-        *,
-        actor: str,
-        address: str | None,
-        details: dict[str, Any],
-        store_with: AwardHook | None = None,
-    ) -> IssuedAward:
-        """Issue a credential and store with it, in one transaction, its audit record, the
-        earner's e-mail (delivered after the commit) and what ``store_with`` adds. An
-        idempotent replay answers the first award again and stores nothing new.
-
-        Raises as ``IssuanceService.award``.
-        """
-
-        def record(session: Session, issued: IssuedAward) -> None:
-            recipient = request["recipient"]["email"]  # the request was read and is valid
-            self.audit.record(
-                actor,
-                "award.issued",
-                issued.id,
-                address=address,
-                details={"achievement": issued.achievement, "recipient": recipient, **details},
-                session=session,
-            )
-            self.mail.queue_award(session, issued, recipient)
-            if store_with is not None:
-                store_with(session, issued)
-
-        issued = self.issuance.award(principal, request, idempotency_key, store_with=record)
-        self.mail.wake()
-        return issued
 
     def revoke(
         self,

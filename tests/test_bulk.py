@@ -345,3 +345,65 @@ def test_an_upload_over_the_limit_gets_a_message(
     )
     assert response.status_code == 413
     assert re.search(r"larger than \d+ KiB", response.get_data(as_text=True))
+
+
+def test_a_job_signed_by_the_signing_processes_issues_each_row_once(
+    app: Flask, assessor: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the process pool (two signing processes that load the keys themselves), in
+    batches: every row is issued once, with a credential that verifies both ways, its own
+    status entry, its audit record and its e-mail; a row the signers cannot prepare (its
+    level gone from the stored request) fails alone; and running the job again (as after a
+    crash) issues nothing more."""
+    from sqlalchemy import func, select
+
+    from issuer.proofs import data_integrity, vc_jwt
+    from issuer.storage.models import BulkJobRow, OutgoingMail, StatusEntry
+
+    service = app.extensions["assess"].bulk
+    core = app.extensions["issuer"]
+    service.pool_min_rows = 1
+    service.signing_processes = 2
+    who = principal(app, assessor)
+    count = bulk.BATCH_SIZE + 30
+    rows = "".join(f"E{n},e{n}@example.org,Proficient,,Did it,,\n" for n in range(count))
+    job_id, _ = service.create_job(who, "pool.csv", (HEADER + rows).encode(), address="10.0.0.9")
+    with core.db.write() as session:
+        session.execute(
+            update(BulkJobRow)
+            .where(BulkJobRow.job_id == job_id, BulkJobRow.row_number == 7)
+            .values(
+                request_json='{"achievement": "no-such/level", "recipient": {"email": "x@y.org"}}'
+            )
+        )
+    service.start(who, job_id)
+    with caplog.at_level("INFO", logger="issuer.bulk"):
+        assert service.run_all("pool-worker") == 1
+    assert f"Bulk job {job_id}: 2 signing processes" in caplog.text
+    progress = service.progress(who, job_id)
+    assert progress.status == "done"
+    assert progress.counts == {"issued": count - 1, "failed": 1}
+    failed = service.job_rows(who, job_id, problems_only=True)
+    assert [row.number for row in failed] == [7]
+    issued = [
+        row for row in service.job_rows(who, job_id, problems_only=False) if row.credential_id
+    ]
+    assert len({row.credential_id for row in issued}) == count - 1 == issued_count(app)
+    keyring = core.keyring()
+    public_key = keyring.signing_key("EdDSA").public_key
+    for row in issued[:: bulk.BATCH_SIZE // 4]:
+        award = core.issuance.get(row.credential_id)
+        data_integrity.verify_proof(award.credential, public_key)
+        assert vc_jwt.verify_vc_jwt(award.jwt, keyring.find)["id"] == award.credential["id"]
+    with core.db.read() as session:
+        entries = session.execute(select(StatusEntry.list_id, StatusEntry.status_index)).all()
+        mails = session.scalar(select(func.count()).select_from(OutgoingMail))
+    assert len(entries) == len(set(entries)) == count - 1
+    assert mails == count - 1
+    events = app.extensions["assess"].audit.browse(action="award.issued", page_size=500)
+    assert events.total == count - 1 and {e.address for e in events.entries} == {"10.0.0.9"}
+    # Run again, as a worker that took the job over after a crash would: nothing new.
+    with core.db.write() as session:
+        session.execute(update(BulkJob).where(BulkJob.id == job_id).values(status="queued"))
+    service.run_all("second-worker")
+    assert issued_count(app) == count - 1

@@ -1,0 +1,104 @@
+"""Awarding as the service does it: the credential, its audit record and the earner's e-mail,
+stored together. One award at a time (``AwardPipeline.__call__``, the API and the pages), or
+in the parts a bulk job runs apart (``prepare`` in the job's process, ``sign`` in a signing
+process, the store of a whole batch back in the job's process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from issuer.assessors import Principal
+from issuer.audit import AuditLog
+from issuer.issuance import AwardHook, IssuanceService, IssuedAward, PreparedAward, SignedAward
+from issuer.mail import MailService
+from issuer.revocation import StatusReservation
+from issuer.storage import Session
+
+# Configuration values a signing process needs to build the same services (plain values
+# only: they are sent to the process when it starts).
+_PLAIN = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class SignedForBatch:
+    """A signed award and its e-mail in the outbox's form, made by a signing process."""
+
+    signed: SignedAward
+    mail: str
+
+
+class AwardPipeline:
+    def __init__(
+        self,
+        issuance: IssuanceService,
+        audit: AuditLog,
+        mail: MailService,
+        *,
+        settings: Mapping[str, Any],
+    ):
+        self.issuance = issuance
+        self.audit = audit
+        self.mail = mail
+        self.worker_settings = {
+            name: value for name, value in settings.items() if isinstance(value, _PLAIN)
+        }
+
+    def __call__(
+        self,
+        principal: Principal,
+        request: dict[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        actor: str,
+        address: str | None,
+        details: dict[str, Any],
+        store_with: AwardHook | None = None,
+    ) -> IssuedAward:
+        """Issue a credential and store with it, in one transaction, its audit record, the
+        earner's e-mail (delivered after the commit) and what ``store_with`` adds. An
+        idempotent replay answers the first award again and stores nothing new.
+
+        Raises as ``IssuanceService.award``.
+        """
+
+        def record(session: Session, issued: IssuedAward) -> None:
+            recipient = request["recipient"]["email"]  # the request was read and is valid
+            self.record(session, issued, recipient, actor=actor, address=address, details=details)
+            self.mail.queue_award(session, issued, recipient)
+            if store_with is not None:
+                store_with(session, issued)
+
+        issued = self.issuance.award(principal, request, idempotency_key, store_with=record)
+        self.mail.wake()
+        return issued
+
+    def record(
+        self,
+        session: Session,
+        issued: IssuedAward,
+        recipient: str,
+        *,
+        actor: str,
+        address: str | None,
+        details: dict[str, Any],
+    ) -> None:
+        """The audit record of a new award, in its transaction."""
+        self.audit.record(
+            actor,
+            "award.issued",
+            issued.id,
+            address=address,
+            details={"achievement": issued.achievement, "recipient": recipient, **details},
+            session=session,
+        )
+
+    def sign(self, prepared: PreparedAward, reservation: StatusReservation) -> SignedForBatch:
+        """Sign ``prepared`` and render its e-mail; no database work (a signing process runs
+        this). Raises as ``IssuanceService.sign``."""
+        signed = self.issuance.sign(prepared, reservation)
+        return SignedForBatch(
+            signed, self.mail.render_award(signed.issued(), prepared.award.recipient_email)
+        )
