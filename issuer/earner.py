@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, select, update
@@ -31,6 +32,10 @@ SETTINGS_SALT = "issuer.earner.page-settings.v1"
 # stops working. An expired link is answered with a page that says so.
 SETTINGS_LINK_LIFETIME = timedelta(days=365)
 LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
+# Each network's documented "share this link" address (no script of theirs on our page).
+LINKEDIN_SHARE = "https://www.linkedin.com/sharing/share-offsite/"
+X_POST = "https://x.com/intent/post"
+FACEBOOK_SHARE = "https://www.facebook.com/sharer/sharer.php"
 
 StatusWord = Literal["valid", "expired", "revoked", "not_yet_valid", "invalid", "unchecked"]
 # Verification reports of credential pages, remembered per process (issuer.caching): only
@@ -289,3 +294,36 @@ def linkedin_add_url(
     parameters["certUrl"] = cert_url
     parameters["certId"] = cert_id
     return f"{LINKEDIN_ADD_TO_PROFILE}?{urlencode(parameters)}"
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    label: str
+    url: str
+
+
+def share_links(*, page_url: str, achievement_name: str, issuer_name: str) -> list[ShareLink]:
+    """Links that open each network's own share form with the page's link filled in: a
+    LinkedIn post, X, Facebook, and an e-mail in the earner's mail program."""
+    sentence = f"I earned the Open Badge “{achievement_name}” from {issuer_name}."
+    # mailto: wants %20 for spaces (RFC 6068), not the "+" of form encoding.
+    subject = quote(f"My Open Badge: {achievement_name}", safe="")
+    body = quote(f"{sentence}\n\nAnyone can check it is genuine here: {page_url}", safe="")
+    return [
+        ShareLink("LinkedIn post", f"{LINKEDIN_SHARE}?{urlencode({'url': page_url})}"),
+        ShareLink("X", f"{X_POST}?{urlencode({'text': sentence, 'url': page_url})}"),
+        ShareLink("Facebook", f"{FACEBOOK_SHARE}?{urlencode({'u': page_url})}"),
+        ShareLink("E-mail", f"mailto:?subject={subject}&body={body}"),
+    ]
+
+
+def embed_snippet(*, page_url: str, image_url: str, alt: str, caption: str, size: int) -> str:
+    """HTML to put the badge on a web page or in an e-mail signature: the badge image, at
+    ``size`` pixels, and a caption, both linking back to the badge's page. No style
+    attributes or scripts, so it works wherever HTML is allowed."""
+    link = escape(page_url, quote=True)
+    return (
+        f'<a href="{link}"><img src="{escape(image_url, quote=True)}" '
+        f'alt="{escape(alt, quote=True)}" width="{size}" height="{size}"></a><br>'
+        f'<a href="{link}">{escape(caption)}</a>'
+    )

@@ -1,4 +1,4 @@
-// Copy-link buttons on the credential page. Without JavaScript the link stays in a
+// Copy buttons on the credential page (its link, the embed HTML), and the embed preview. Without JavaScript the link stays in a
 // read-only field that can be selected and copied by hand, and the button stays hidden.
 "use strict";
 document.querySelectorAll("[data-copy-target]").forEach(function (button) {
@@ -9,7 +9,7 @@ document.querySelectorAll("[data-copy-target]").forEach(function (button) {
   }
   button.hidden = false;
   function copied() {
-    status.textContent = "Link copied.";
+    status.textContent = button.getAttribute("data-copied-message") || "Link copied.";
   }
   function byHand() {
     field.focus();
@@ -30,5 +30,22 @@ document.querySelectorAll("[data-copy-target]").forEach(function (button) {
     } else {
       byHand();
     }
+  });
+});
+
+// The embed snippet: choosing a size shows that size's HTML (made on the server, escaped
+// there) and previews it as it will look where it is pasted.
+document.querySelectorAll("select[data-embed-code]").forEach(function (select) {
+  var code = document.getElementById(select.getAttribute("data-embed-code"));
+  var preview = document.getElementById(select.getAttribute("data-embed-preview"));
+  if (!code || !preview) {
+    return;
+  }
+  select.addEventListener("change", function () {
+    var option = select.options[select.selectedIndex];
+    code.value = option.getAttribute("data-snippet") || "";
+    preview.replaceChildren(
+      document.createRange().createContextualFragment(option.getAttribute("data-preview") || "")
+    );
   });
 });

@@ -32,7 +32,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from issuer import badge_images, baking
 from issuer.caching import BoundedCache
-from issuer.earner import EarnerService, PageStatus, PageView, linkedin_add_url
+from issuer.certificate import CertificateFacts, certificate_pdf
+from issuer.earner import (
+    EarnerService,
+    PageStatus,
+    PageView,
+    embed_snippet,
+    linkedin_add_url,
+    share_links,
+)
 from issuer.errors import IssuerError
 from issuer.issuance import IssuedAward
 from issuer.verification import VerificationReport
@@ -111,6 +119,30 @@ def baked_svg(credential_id: str) -> Response:
         return baking.bake_svg(_art_svg(issued), credential_text(issued)).encode("utf-8")
 
     return _download(_made_once("svg", issued.id, bake), "image/svg+xml", f"{issued.id}.svg")
+
+
+@blueprint.get("/credentials/<credential_id>/certificate.pdf")
+def certificate(credential_id: str) -> Response:
+    """A printable PDF certificate with the page's QR code; 404 while the page is hidden."""
+    issued = earner().public_page(credential_id)
+
+    def make() -> bytes:
+        credential = issued.credential
+        return certificate_pdf(
+            CertificateFacts(
+                earner_name=issued.recipient_name or "The earner",
+                achievement_name=credential["credentialSubject"]["achievement"]["name"],
+                issuer_name=credential["issuer"].get("name", ""),
+                issued_at=issued.issued_at,
+                valid_until=issued.valid_until,
+                page_url=earner().page_url(issued.id),
+                verify_url=services().base_url + url_for("verify.verify_page"),
+                badge_png=badge_images.render_png(_art_svg(issued)),
+            )
+        )
+
+    body = _made_once("pdf", issued.id, make)
+    return _download(body, "application/pdf", f"{issued.id}-certificate.pdf")
 
 
 @blueprint.get("/credentials/<credential_id>/qr.svg")
@@ -290,8 +322,40 @@ def _page_facts(
             cert_url=page_url,
             cert_id=issued.id,
         ),
+        "share_links": share_links(
+            page_url=page_url,
+            achievement_name=achievement["name"],
+            issuer_name=issuer.get("name", ""),
+        ),
+        "embed": _embed(issued.id, page_url, achievement),
         "qr_svg": badge_images.qr_svg(page_url, title="QR code of this page's link"),
         "credential_json": credential_text(issued),
+    }
+
+
+EMBED_SIZES = (80, 120, 200)
+
+
+def _embed(credential_id: str, page_url: str, achievement: dict[str, Any]) -> dict[str, Any]:
+    """What the embed form needs: the snippet at each size, with absolute links to paste
+    elsewhere, and the same with this site's paths for the preview (so it loads from the
+    page's own origin, as its Content-Security-Policy asks); ``static/earner.js`` switches
+    between sizes."""
+    image_path = url_for("earner.baked_png", credential_id=credential_id)
+    page_path = url_for("public.credential", credential_id=credential_id)
+    alt = str(achievement.get("image", {}).get("caption") or achievement["name"])
+    caption = f"{achievement['name']}: verified Open Badge"
+
+    def snippet(page: str, image: str, size: int, text: str) -> str:
+        return embed_snippet(page_url=page, image_url=image, alt=text, caption=caption, size=size)
+
+    image_url = services().base_url + image_path
+    # The preview's image is named as a preview, so the page does not name two images alike.
+    preview = "Preview of the badge as embedded"
+    return {
+        "sizes": EMBED_SIZES,
+        "snippets": {size: snippet(page_url, image_url, size, alt) for size in EMBED_SIZES},
+        "previews": {size: snippet(page_path, image_path, size, preview) for size in EMBED_SIZES},
     }
 
 
