@@ -348,7 +348,7 @@ def _check_row(
         )
         if value
     }
-    if evidence.get("url") and not re.match(r"https?://[^\s/]+", evidence["url"]):
+    if evidence.get("url") and not re.match(r"https://[^\s/]+", evidence["url"]):
         problems.append("The evidence link must be a web address starting with https://.")
     if evidence:
         request["evidence"] = [evidence]

@@ -442,10 +442,12 @@ def parse_award_request(request: dict[str, Any]) -> Award:
     evidence = []
     for index, item in enumerate(request.get("evidence", [])):
         url = item.get("url")
-        if url is not None and not _is_absolute_http_url(url):
+        # One rule for evidence links, on the form, in the API and in bulk files: https
+        # only, so a link in a credential never leads the reader over plain HTTP.
+        if url is not None and not _is_absolute_https_url(url):
             raise InvalidInput(
                 "evidence_url_invalid",
-                f"evidence[{index}].url must be an absolute http(s) URL.",
+                f"evidence[{index}].url must be an absolute https:// URL.",
             )
         evidence.append(Evidence(narrative=item.get("narrative"), url=url, name=item.get("name")))
     valid_until = None
@@ -475,12 +477,12 @@ def _parse_datetime(text: str) -> datetime:
     return moment
 
 
-def _is_absolute_http_url(url: str) -> bool:
+def _is_absolute_https_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+    return parts.scheme == "https" and bool(parts.hostname) and " " not in url
 
 
 def _check_idempotency_key(key: str) -> None:

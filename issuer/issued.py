@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import func, or_, select
 from issuer.assessors import Principal
 from issuer.errors import InvalidInput
 from issuer.storage import Database
-from issuer.storage.models import IssuedCredential, Revocation
+from issuer.storage.models import IssuedCredential, Revocation, WalletClaim
 
 PAGE_SIZE = 25
 STATUSES = ("", "active", "revoked")
@@ -39,6 +40,10 @@ class IssuedSummary:
     valid_until: datetime | None
     revoked_at: datetime | None
     revocation_reason: str | None
+    # Holder-bound copies taken into wallets (``issuer.wallet``); they share the award's
+    # status, so revoking the award revokes them too.
+    wallet_claims: int = 0
+    last_claimed_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -87,7 +92,29 @@ def search(db: Database, principal: Principal, criteria: AwardSearch) -> IssuedP
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE)
         ).all()
-    return IssuedPage([_summary(row) for row in rows], page, pages, total)
+        claims = _wallet_claims(session, [row.IssuedCredential.id for row in rows])
+    awards = [_summary(row) for row in rows]
+    awards = [
+        dataclasses.replace(
+            award, wallet_claims=claims[award.id][0], last_claimed_at=claims[award.id][1]
+        )
+        if award.id in claims
+        else award
+        for award in awards
+    ]
+    return IssuedPage(awards, page, pages, total)
+
+
+def _wallet_claims(session: Any, ids: list[str]) -> dict[str, tuple[int, datetime]]:
+    """For each award among ``ids`` that has wallet copies: how many, and the latest."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(WalletClaim.credential_id, func.count(), func.max(WalletClaim.claimed_at))
+        .where(WalletClaim.credential_id.in_(ids))
+        .group_by(WalletClaim.credential_id)
+    ).all()
+    return {credential_id: (count, latest) for credential_id, count, latest in rows}
 
 
 def _filtered(principal: Principal, criteria: AwardSearch) -> Any:

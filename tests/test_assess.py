@@ -289,7 +289,8 @@ def test_the_list_searches_and_revokes(app: Flask, client: FlaskClient, assessor
     assert "Grace Hopper" in page and "Alan Turing" not in page
     assert "2 awards" in client.get("/assess/issued").get_data(as_text=True)
     response = client.post(
-        f"/assess/issued/{first}/revoke", data={"csrf_token": csrf, "reason": "Issued in error"}
+        f"/assess/issued/{first}/revoke",
+        data={"csrf_token": csrf, "reason": "Issued in error", "confirm": "yes"},
     )
     assert response.status_code == 302
     page = client.get("/assess/issued?status=revoked").get_data(as_text=True)
@@ -322,7 +323,10 @@ def test_the_award_email_can_be_sent_again(
 def test_revoking_needs_a_reason(app: Flask, client: FlaskClient, assessor: Account) -> None:
     credential_id = issue(app, assessor, "grace@example.org", "Grace Hopper")
     csrf = sign_in(client, assessor)
-    client.post(f"/assess/issued/{credential_id}/revoke", data={"csrf_token": csrf, "reason": ""})
+    client.post(
+        f"/assess/issued/{credential_id}/revoke",
+        data={"csrf_token": csrf, "reason": "", "confirm": "yes"},
+    )
     assert "Say why" in client.get("/assess/issued").get_data(as_text=True)
     assert count(app, Revocation) == 0
 
@@ -337,7 +341,8 @@ def test_another_assessors_award_of_a_foreign_level_is_not_found(
     csrf = sign_in(client, other)
     assert "Grace" not in client.get("/assess/issued").get_data(as_text=True)
     response = client.post(
-        f"/assess/issued/{credential_id}/revoke", data={"csrf_token": csrf, "reason": "x"}
+        f"/assess/issued/{credential_id}/revoke",
+        data={"csrf_token": csrf, "reason": "x", "confirm": "yes"},
     )
     assert response.status_code == 404
     assert count(app, Revocation) == 0
@@ -560,3 +565,69 @@ def test_an_ended_session_cannot_be_replayed(
     client.post("/assess/logout", data={"csrf_token": csrf})
     client.set_cookie("session", cookie.value, domain=cookie.domain)
     assert client.get("/assess/", headers=HTML).status_code == 302
+
+
+def test_a_revoke_without_the_tick_revokes_nothing(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    credential_id = issue(app, assessor, "grace@example.org", "Grace Hopper")
+    csrf = sign_in(client, assessor)
+    page = client.get("/assess/issued", headers=HTML).get_data(as_text=True)
+    assert '<summary class="button-like">Revoke…</summary>' in page
+    assert 'name="confirm" value="yes" required' in page
+    response = client.post(
+        f"/assess/issued/{credential_id}/revoke", data={"csrf_token": csrf, "reason": "oops"}
+    )
+    assert response.status_code == 302
+    assert count(app, Revocation) == 0
+    assert "Nothing was revoked" in client.get("/assess/issued").get_data(as_text=True)
+
+
+def test_the_preview_is_followed_by_the_award_button_not_a_second_form(
+    client: FlaskClient, assessor: Account
+) -> None:
+    csrf = sign_in(client, assessor)
+    page = client.post("/assess/award", data=award_form(csrf, action="preview"))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Preview: what the earner will see" in text
+    assert text.count("<form ") == 2  # the preview's confirmation and the sign-out button
+    assert 'id="statement-1"' not in text
+    confirm = dict(re.findall(r'<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)"', text))
+    assert confirm["url_2"] == "https://example.org/evidence/2"
+    edited = client.post("/assess/award", data=award_form(csrf, action="edit"))
+    assert 'id="statement-1"' in edited.get_data(as_text=True)
+    assert "All 10 statements are required for this level" in edited.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["http://example.org/evidence", "ftp://example.org/x"])
+def test_evidence_links_must_be_https_everywhere(
+    client: FlaskClient, assessor: Account, url: str
+) -> None:
+    csrf = sign_in(client, assessor)
+    form = client.post("/assess/award", data=award_form(csrf, url_2=url))
+    assert form.status_code == 422
+    assert "starting with https://" in form.get_data(as_text=True)
+    api = client.post(
+        "/api/v1/awards",
+        json={
+            "achievement": ACHIEVEMENT,
+            "recipient": {"email": "g@example.org"},
+            "evidence": [{"url": url}],
+        },
+        headers={"Authorization": f"Bearer {assessor.token}"},
+    )
+    assert api.status_code == 422 and api.json["code"] == "evidence_url_invalid"  # type: ignore[index]
+
+
+def test_the_issued_list_shows_wallet_copies(
+    app: Flask, client: FlaskClient, assessor: Account
+) -> None:
+    from test_wallet import Wallet, claim_openid
+
+    credential_id = issue(app, assessor, "grace@example.org", "Grace Hopper")
+    claim_openid(app, app.test_client(), credential_id, Wallet())
+    sign_in(client, assessor)
+    page = client.get("/assess/issued", headers=HTML).get_data(as_text=True)
+    row = page[page.index(f'id="award-{credential_id}"') :]
+    assert "1 copy" in row[: row.index("</tr>")]
+    assert "and its 1 wallet copy stop verifying" in row

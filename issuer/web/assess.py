@@ -336,6 +336,9 @@ def award_submit() -> BaseResponse | tuple[str, int] | str:
     achievement = request.form.get("achievement", "")
     template = _template_for(achievement)
     form = _award_form_values(template)
+    if request.form.get("action") == "edit":
+        # "Change something" after a preview: the full form again, filled in.
+        return _render_award(achievement, template, form=form, errors=[])
     award_request = award_request_from_form(achievement, template, form)
     try:
         parsed = parse_award_request(award_request)
@@ -478,6 +481,10 @@ def issued_list() -> tuple[str, int] | str:
 @blueprint.post("/issued/<credential_id>/revoke")
 def revoke(credential_id: str) -> BaseResponse:
     who = principal()
+    if request.form.get("confirm") != "yes":
+        # Revoking cannot be undone: the form asks for a tick, and so does the server.
+        flash("Nothing was revoked: tick “I understand this cannot be undone” first.", "error")
+        return redirect(_back_to_list())
     try:
         revoked = services().revoke(
             credential_id,

@@ -80,8 +80,10 @@ def test_award_bulk_and_revoke(app: Flask, page: Any, assessor: Account, tmp_pat
     page.goto("/assess/issued?q=grace")
     row = page.locator("table.awards tbody tr").first
     assert row.locator("td.status").inner_text().strip() == "Active"
+    row.get_by_text("Revoke…").click()
     row.get_by_label("Reason to revoke").fill("Awarded to the wrong person")
-    row.get_by_role("button", name="Revoke").click()
+    row.get_by_label("I understand this cannot be undone").check()
+    row.get_by_role("button", name="Revoke permanently").click()
     assert "is revoked" in page.locator("p.notice").inner_text()
     status = page.locator("table.awards tbody tr").first.locator("td.status").inner_text()
     assert status.startswith("Revoked") and "Awarded to the wrong person" in status
