@@ -30,7 +30,7 @@ from issuer.revocation import (
     StatusAllocator,
 )
 from issuer.status_archive import StatusArchive
-from issuer.storage import Database, Session
+from issuer.storage import UNAVAILABLE_ERRORS, Database, Session
 from issuer.wallet.service import WalletService
 
 log = logging.getLogger("issuer")
@@ -249,7 +249,13 @@ class Services:
             return
         from issuer.backup import restore_pending
 
-        if restore_pending(self.db):
+        try:
+            pending = restore_pending(self.db)
+        except UNAVAILABLE_ERRORS:
+            # Not known now (no database, or not migrated yet): the request meets that
+            # itself if it needs the database; what does not is served.
+            return
+        if pending:
             raise Unavailable(
                 "restore_incomplete",
                 "A restore of this service did not complete; run `issuer restore` again.",

@@ -7,6 +7,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ def test_a_postgresql_that_never_answers_gives_503_in_bounded_time(
     assert time.monotonic() - started < 4
 
     started = time.monotonic()
-    response = app.test_client().get("/issuer")
+    response = app.test_client().get(f"/credentials/{uuid.uuid4()}.json")
     assert response.status_code == 503 and response.json["code"] == "database_unavailable"
     assert response.headers["Retry-After"] == "5"
     assert time.monotonic() - started < 12
