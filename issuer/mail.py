@@ -24,15 +24,19 @@ import logging
 import smtplib
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import charset as email_charset
 from email import message_from_string
 from email.header import Header
 from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, formatdate, make_msgid
 from html import escape
 from pathlib import Path
@@ -66,10 +70,14 @@ WORKER_POLL_SECONDS = 60
 # worker goes on to the next batch at once while batches come back full.
 DELIVERY_BATCH = 200
 SENDERS = 4
+KEPT_CONNECTION_SECONDS = 30.0
 _TRUE_WORDS = ("1", "true", "yes", "on")
 # ASCII headers (RFC 2047), or UTF-8 headers for an address only SMTPUTF8 carries.
 _POLICY = email.policy.default.clone(refold_source="none")
 _SMTPUTF8_POLICY = email.policy.SMTPUTF8.clone(refold_source="none")
+# UTF-8 bodies in quoted-printable, as ``EmailMessage.set_content`` writes them.
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
 
 
 @dataclass(frozen=True)
@@ -89,8 +97,11 @@ class Transport(Protocol):
         say). Raises OSError or smtplib.SMTPException when it cannot."""
         ...
 
-    def session(self) -> AbstractContextManager[Callable[[EmailMessage, str], None]]:
-        """A ``send`` for many messages in a row (one SMTP connection for all of them)."""
+    def session(
+        self, *, keep: bool = False
+    ) -> AbstractContextManager[Callable[[EmailMessage, str], None]]:
+        """A ``send`` for many messages in a row (one SMTP connection for all of them);
+        with ``keep`` the connection may stay open for the next session."""
         ...
 
 
@@ -129,23 +140,30 @@ class SmtpTransport:
     def __init__(self, settings: MailSettings, *, timeout: float = SMTP_TIMEOUT_SECONDS):
         self._settings = settings
         self._timeout = timeout
+        # Connections kept open between sessions (when each was last used), so that awards
+        # arriving one by one do not each open a connection: a kept one is probed with NOOP
+        # before it is used again, and closed once idle for KEPT_CONNECTION_SECONDS.
+        self._kept: list[tuple[float, smtplib.SMTP]] = []
+        self._kept_lock = threading.Lock()
 
     def send(self, message: EmailMessage, recipient: str) -> None:
         with self.session() as send:
             send(message, recipient)
 
     @contextmanager
-    def session(self) -> Iterator[Callable[[EmailMessage, str], None]]:
-        """One connection, opened at the first message and kept for the next ones; a
-        message the server refuses leaves it usable (smtplib resets the transaction), one
-        that breaks it (disconnect, timeout) closes it and the next message opens another.
+    def session(self, *, keep: bool = False) -> Iterator[Callable[[EmailMessage, str], None]]:
+        """One connection, taken at the first message (a kept one, or a new one) and used
+        for the next ones; a message the server refuses leaves it usable (smtplib resets
+        the transaction), one that breaks it (disconnect, timeout) closes it and the next
+        message opens another. At the end it is kept for the next session with ``keep``
+        (the delivery thread of a long-lived process), else closed.
         """
         connection: smtplib.SMTP | None = None
 
         def send(message: EmailMessage, recipient: str) -> None:
             nonlocal connection
             if connection is None:
-                connection = self._connect()
+                connection = self._take()
             try:
                 connection.send_message(message, to_addrs=[recipient])
             except (OSError, smtplib.SMTPServerDisconnected):
@@ -157,7 +175,46 @@ class SmtpTransport:
             yield send
         finally:
             if connection is not None:
+                if keep:
+                    self._keep(connection)
+                else:
+                    _close(connection)
+
+    def _take(self) -> smtplib.SMTP:
+        """A kept connection that still answers, or a new one."""
+        while True:
+            with self._kept_lock:
+                if not self._kept:
+                    break
+                last_used, connection = self._kept.pop()
+            if time.monotonic() - last_used > KEPT_CONNECTION_SECONDS:
                 _close(connection)
+                continue
+            try:
+                if connection.noop()[0] == 250:
+                    return connection
+            except (OSError, smtplib.SMTPException):
+                pass
+            connection.close()
+        return self._connect()
+
+    def _keep(self, connection: smtplib.SMTP) -> None:
+        now = time.monotonic()
+        with self._kept_lock:
+            stale = [kept for used, kept in self._kept if now - used > KEPT_CONNECTION_SECONDS]
+            self._kept = [(used, kept) for used, kept in self._kept if kept not in stale]
+            keep = len(self._kept) < SENDERS
+            if keep:
+                self._kept.append((now, connection))
+        for kept in stale if keep else [*stale, connection]:
+            _close(kept)
+
+    def close(self) -> None:
+        """Close the kept connections."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for _used, connection in kept:
+            _close(connection)
 
     def _connect(self) -> smtplib.SMTP:
         settings = self._settings
@@ -196,7 +253,7 @@ class FileTransport:
         log.info("Mail written to %s (no SMTP host configured)", path)
 
     @contextmanager
-    def session(self) -> Iterator[Callable[[EmailMessage, str], None]]:
+    def session(self, *, keep: bool = False) -> Iterator[Callable[[EmailMessage, str], None]]:
         yield self.send
 
 
@@ -250,6 +307,96 @@ def award_message(
     settings_url: str,
 ) -> EmailMessage:
     """The award e-mail: plain text, and the same in HTML, with the page and settings links."""
+    text, html = _award_bodies(
+        recipient_name=recipient_name,
+        achievement_name=achievement_name,
+        issuer_name=issuer_name,
+        page_url=page_url,
+        settings_url=settings_url,
+    )
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = f"Your badge: {_one_line(achievement_name)}"
+    message["From"] = sender
+    message.set_raw("To", _to_header(recipient, recipient_name))
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = _message_id(sender)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def stored_award_message(
+    *,
+    sender: str,
+    recipient: str,
+    recipient_name: str,
+    achievement_name: str,
+    issuer_name: str,
+    page_url: str,
+    settings_url: str,
+) -> str:
+    """``award_message`` as the outbox stores it, built with the ``email.mime`` classes when
+    the recipient's address is ASCII: the same headers and parts (the delivery reads it with
+    the same policy), in a sixth of the time, as the header registry of ``EmailMessage``
+    parses and folds each header again. An address only SMTPUTF8 carries takes
+    ``award_message``.
+    """
+    address = _ascii_domain(recipient)
+    if not address.isascii() or not sender.isascii():
+        return _stored(
+            award_message(
+                sender=sender,
+                recipient=recipient,
+                recipient_name=recipient_name,
+                achievement_name=achievement_name,
+                issuer_name=issuer_name,
+                page_url=page_url,
+                settings_url=settings_url,
+            )
+        )
+    text, html = _award_bodies(
+        recipient_name=recipient_name,
+        achievement_name=achievement_name,
+        issuer_name=issuer_name,
+        page_url=page_url,
+        settings_url=settings_url,
+    )
+    message = MIMEMultipart("alternative")
+    subject = f"Your badge: {_one_line(achievement_name)}"
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    message["From"] = sender
+    message["To"] = _to_header(recipient, recipient_name)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = _message_id(sender)
+    for body, subtype in ((text, "plain"), (html, "html")):
+        part = MIMENonMultipart("text", subtype)
+        part.set_payload(body, _UTF8_QP)
+        message.attach(part)
+    return message.as_string()
+
+
+def _to_header(recipient: str, recipient_name: str) -> str:
+    address = _ascii_domain(recipient)
+    name = _one_line(recipient_name)
+    # Written as is (set_raw): not formataddr, which refuses a non-ASCII local part, nor the
+    # header registry, whose folding of a long name can drop its quotes.
+    encoded = Header(name, "utf-8", header_name="To").encode(linesep="\n") if name else ""
+    return f"{encoded}\n <{address}>" if name else address
+
+
+def _message_id(sender: str) -> str:
+    sender_domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
+    return make_msgid(domain=sender_domain)
+
+
+def _award_bodies(
+    *,
+    recipient_name: str,
+    achievement_name: str,
+    issuer_name: str,
+    page_url: str,
+    settings_url: str,
+) -> tuple[str, str]:
     greeting = f"Dear {recipient_name}," if recipient_name else "Hello,"
     text = (
         f"{greeting}\n\n"
@@ -277,21 +424,7 @@ You can hide it or show it again with your
 <p>&mdash; {escape(issuer_name)}</p>
 </body></html>
 """
-    message = EmailMessage(policy=_POLICY)
-    message["Subject"] = f"Your badge: {_one_line(achievement_name)}"
-    message["From"] = sender
-    address = _ascii_domain(recipient)
-    name = _one_line(recipient_name)
-    # Written as is (set_raw): not formataddr, which refuses a non-ASCII local part, nor the
-    # header registry, whose folding of a long name can drop its quotes.
-    encoded = Header(name, "utf-8", header_name="To").encode(linesep="\n") if name else ""
-    message.set_raw("To", f"{encoded}\n <{address}>" if name else address)
-    message["Date"] = formatdate(localtime=False)
-    sender_domain = sender.rpartition("@")[2].rstrip(">") or "localhost"
-    message["Message-ID"] = make_msgid(domain=sender_domain)
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    return text, html
 
 
 class Outbox:
@@ -404,6 +537,12 @@ class Outbox:
     def stop(self) -> None:
         self._stopped.set()
         self._wakeup.set()
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        close = getattr(self.transport, "close", None)
+        if close is not None:
+            close()
 
     def deliver_due(self, now: datetime | None = None, *, limit: int = DELIVERY_BATCH) -> int:
         """Try up to ``limit`` messages whose time has come; return how many were sent.
@@ -423,20 +562,21 @@ class Outbox:
                 ).all()
             )
 
-    def _deliver_batch(self, now: datetime, limit: int) -> tuple[int, int]:
+    def _deliver_batch(self, now: datetime, limit: int, *, keep: bool = False) -> tuple[int, int]:
         """Claim up to ``limit`` due messages in one transaction, send them over up to
         ``SENDERS`` connections at once, record every outcome in one transaction; return
-        (claimed, sent)."""
+        (claimed, sent). With ``keep`` (the delivery thread) the connections stay open for
+        the next batch."""
         claimed = self._claim_due(now, limit)
         if not claimed:
             return 0, 0
         groups = [claimed[number::SENDERS] for number in range(min(SENDERS, len(claimed)))]
         outcomes: list[tuple[_Claimed, str | None]] = []
         if len(groups) == 1:
-            outcomes = self._send_group(groups[0])
+            outcomes = self._send_group(groups[0], keep)
         else:
             with ThreadPoolExecutor(len(groups), thread_name_prefix="issuer-mail-send") as pool:
-                for group_outcomes in pool.map(self._send_group, groups):
+                for group_outcomes in pool.map(self._send_group, groups, [keep] * len(groups)):
                     outcomes.extend(group_outcomes)
         self._record(outcomes, now)
         return len(claimed), sum(error is None for _mail, error in outcomes)
@@ -483,12 +623,12 @@ class Outbox:
         order = {mail_id: position for position, mail_id in enumerate(ids)}
         return sorted(claimed, key=lambda mail: order[mail.id])
 
-    def _send_group(self, group: list[_Claimed]) -> list[tuple[_Claimed, str | None]]:
+    def _send_group(self, group: list[_Claimed], keep: bool) -> list[tuple[_Claimed, str | None]]:
         """Send ``group`` in order over one session; each message's error, or None."""
         outcomes: list[tuple[_Claimed, str | None]] = []
         broken = 0
         try:
-            with self.transport.session() as send:
+            with self.transport.session(keep=keep) as send:
                 for mail in group:
                     if broken >= 2:
                         # The server is unreachable: the rest wait for their next attempt
@@ -558,7 +698,9 @@ class Outbox:
     def _deliver_quietly(self) -> bool:
         """One batch; whether it was full (more may be due). Never raises."""
         try:
-            claimed, _sent = self._deliver_batch(self._clock(), DELIVERY_BATCH)
+            claimed, _sent = self._deliver_batch(
+                self._clock(), DELIVERY_BATCH, keep=self._background
+            )
         except Exception:
             # The outbox keeps the message; the next pass tries again.
             log.exception("Mail delivery pass failed")
@@ -573,6 +715,7 @@ class Outbox:
             if self._deliver_quietly():
                 continue
             self._wakeup.wait(WORKER_POLL_SECONDS)
+        self._close_transport()
 
 
 class MailService:
@@ -596,18 +739,23 @@ class MailService:
     def queue_award(self, session: Session, issued: IssuedAward, recipient_email: str) -> None:
         """Put the award e-mail for ``issued`` in the outbox within the award's transaction,
         so that a stored award always has its e-mail queued; ``wake`` once it commits."""
-        self.outbox.add(
-            session,
-            self._award_message(issued, recipient_email),
-            recipient=_ascii_domain(recipient_email),
-            kind=AWARD_NOTICE,
-            credential_id=issued.id,
+        self.queue_rendered_award(
+            session, issued.id, recipient_email, self.render_award(issued, recipient_email)
         )
 
     def render_award(self, issued: IssuedAward, recipient_email: str) -> str:
         """The award e-mail for ``issued`` in the outbox's form; no database work, so that a
         signing process can render it beside the signatures (``queue_rendered_award``)."""
-        return _stored(self._award_message(issued, recipient_email))
+        achievement = issued.credential["credentialSubject"]["achievement"]
+        return stored_award_message(
+            sender=self.settings.sender,
+            recipient=recipient_email,
+            recipient_name=issued.recipient_name,
+            achievement_name=str(achievement.get("name") or issued.achievement),
+            issuer_name=self._issuer_name,
+            page_url=self._page_url(issued.id),
+            settings_url=self._settings_url(issued.id),
+        )
 
     def queue_rendered_award(
         self, session: Session, credential_id: str, recipient_email: str, rendered: str
