@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from issuer import strict_json
+from issuer.caching import BoundedCache
 from issuer.did import VerificationKey
 from issuer.errors import InvalidInput, KeyringError, ProofError
 from issuer.keyring import PrivateKeyObject, SigningKey
@@ -60,6 +62,8 @@ _KEY_TYPES: dict[str, type] = {
 # Short RSA keys are an error, not a warning (as PyJWT's enforce_minimum_key_length).
 _JWS = jwt.PyJWS(options={"enforce_minimum_key_length": True})
 MIN_RSA_BITS = 2048
+# Digests of JSON segments the strict reader accepted (_parse_json), per process.
+_STRICTLY_READ: BoundedCache[bytes, bool] = BoundedCache(4096)
 # Each ECDSA algorithm's curve and hash (RFC 7518 §3.4).
 _EC_ALGORITHMS: dict[str, tuple[type[ec.EllipticCurve], type[hashes.HashAlgorithm]]] = {
     "ES256": (ec.SECP256R1, hashes.SHA256),
@@ -168,6 +172,21 @@ def read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, credential_of_payload(payload)
 
 
+def read_header(token: str) -> dict[str, Any]:
+    """The header of a compact JWS, read WITHOUT checking the signature (to find its key).
+
+    Raises ProofError ``jwt_too_large`` or ``jwt_malformed``, as ``read_unverified``.
+    """
+    if not isinstance(token, str):
+        raise ProofError("jwt_malformed", "A VC-JWT is a string.")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
+    match = _COMPACT_JWS.fullmatch(token.strip())
+    if match is None:
+        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
+    return _parse_json(_base64url_decode(match.group(1)), "header")
+
+
 def credential_of_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The credential a JWT payload carries: the payload minus JWT claims (VC 2.0), or its
     ``vc`` claim (VC 1.1). Raises ProofError ``jwt_malformed`` for a ``vc`` that is no object.
@@ -242,13 +261,22 @@ def _base64url_decode(segment: str) -> bytes:
 
 def _parse_json(raw: bytes, name: str) -> dict[str, Any]:
     # The strict reader refuses duplicate members, so that nobody can read another "alg"
-    # or "iss" in the same bytes than this module did.
+    # or "iss" in the same bytes than this module did. Bytes it once accepted read the same
+    # with Python's own parser (it is that parser, with refusals added), so a token read
+    # again (its payload is read unverified, then verified; a credential checked twice)
+    # is checked once: accepted payloads are remembered by digest.
+    digest = hashlib.sha256(raw).digest()
+    if _STRICTLY_READ.get(digest):
+        accepted: dict[str, Any] = json.loads(raw.decode("utf-8"))
+        return accepted
     try:
         value: dict[str, Any] = strict_json.parse(
             raw, max_bytes=MAX_TOKEN_BYTES, max_depth=MAX_JSON_DEPTH
         )
     except InvalidInput as error:
         raise ProofError("jwt_malformed", f"The JWT {name}: {error.message}") from None
+    if isinstance(value, dict):
+        _STRICTLY_READ.put(digest, True)
     return value
 
 

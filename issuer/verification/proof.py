@@ -176,7 +176,7 @@ def verify_jwt_credential(
     # looked up once, before the signature is checked, so that a key document that cannot
     # be fetched is reported as such and not as an unknown key, and a kid that names
     # someone else's key keeps its own code.
-    header, _ = vc_jwt.read_unverified(token)
+    header = vc_jwt.read_header(token)
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
     keys = _issuer_keys(resolver, issuer_id, kid)
     if kid and vc_jwt.JWK_HEADER_MEMBER not in header:
