@@ -71,7 +71,13 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json["checks"] == {"database": "ok", "keys": "ok", "templates": "ok"}
+    assert ready.json["checks"] == {
+        "database": "ok",
+        "keys": "ok",
+        "templates": "ok",
+        "schema": "ok",
+        "restore": "ok",
+    }
 
 
 def test_readiness_fails_without_keys(app_config: dict[str, Any], tmp_path: Path) -> None:
