@@ -4,8 +4,9 @@ It is the award with three changes and nothing else: ``credentialSubject.id`` is
 holder's DID (the wallet's ``did:key`` or ``did:jwk``, proven by the protocol), the
 credential ``id`` is a fresh ``<base>/wallet/credentials/<uuid>`` (the OB 3.0 schema asks
 for an http(s) URL; it is not served: the copy is the holder's), and it carries a fresh
-proof. The achievement, results, evidence, hashed e-mail, name, dates and **the same ``credentialStatus`` entry**
-are the award's, so revoking the award revokes every copy with no change to revocation.
+proof. The achievement, results, evidence, hashed e-mail, name, dates and **the same
+``credentialStatus`` entry** are the award's, so revoking the award revokes every copy
+with no change to revocation.
 Both forms are signed as every credential is (``data_integrity.add_proof`` with the
 issuer's Ed25519 key, ``vc_jwt.sign_vc_jwt`` with the configured algorithm) after the
 same schema check.
