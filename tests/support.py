@@ -87,6 +87,10 @@ class Inbox(list[bytes]):
 def smtp_server(port: int) -> Iterator[Inbox]:
     """A mail server on ``port`` while the block runs; yields the messages it receives."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", port), _SmtpHandler)
+    # A client that keeps its connection open (the outbox's delivery thread does, between
+    # batches) must not hold the server's shutdown: handler threads are not waited for.
+    server.daemon_threads = True
+    server.block_on_close = False
     server.received = Inbox()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
