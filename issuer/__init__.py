@@ -33,10 +33,34 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # sign-in throttling and the audit log need the real client address.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    app.extensions["issuer"] = Services.build(app.config)
+    app.extensions["issuer"] = services = Services.build(app.config)
+    _refuse_a_silent_move(app.config, services)
     web.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _refuse_a_silent_move(settings: Any, services: Any) -> None:
+    """Refuse to start under a new base URL while credentials of the old identity exist,
+    unless ``ISSUER_BASE_URL_MOVED_FROM`` says the move is meant: their DID and status
+    lists live at the old URL, so every status check of theirs would fail."""
+    from issuer.did import did_web_from_base_url
+    from issuer.errors import ConfigurationError
+    from issuer.issuance import other_issuer_identity
+
+    old = other_issuer_identity(services.db, services.issuer_profile.id)
+    moved_from = settings.get("BASE_URL_MOVED_FROM")
+    if old is None or (moved_from and did_web_from_base_url(moved_from) == old):
+        return
+    services.db.dispose()
+    raise ConfigurationError(
+        "config_base_url_changed",
+        f"The database holds credentials issued as {old}, not as "
+        f"{services.issuer_profile.id}: under a new ISSUER_BASE_URL their DID document and "
+        "status lists are no longer served, so their revocation checks fail. Set "
+        "ISSUER_BASE_URL back, or, to move on purpose (the old address keeps serving or "
+        "redirecting them), set ISSUER_BASE_URL_MOVED_FROM to the old base URL.",
+    )
 
 
 def _configure_logging() -> None:

@@ -22,6 +22,8 @@ JWT_ALGORITHMS = ("RS256", "ES256")
 DEFAULTS: dict[str, Any] = {
     "ENV": "production",
     "BASE_URL": None,
+    # The service's earlier base URL when it moved on purpose (see issuer._refuse_a_silent_move).
+    "BASE_URL_MOVED_FROM": "",
     "NAME": "Open Badges Issuer",
     "DATABASE_URL": None,
     "KEYS_DIR": "keys",

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer import schemas
@@ -125,6 +125,21 @@ class SignedAward:
 # What a caller stores with a new award, in the award's own transaction: its audit record,
 # the earner's e-mail in the outbox, a bulk row's outcome. Not called on an idempotent replay.
 AwardHook = Callable[[Session, IssuedAward], None]
+
+
+def other_issuer_identity(db: Database, issuer_did: str) -> str | None:
+    """The DID of stored credentials issued under another identity than ``issuer_did`` (the
+    service moved to a new base URL), or None; None too for a database not set up yet."""
+    try:
+        with db.read() as session:
+            kid = session.scalar(
+                select(IssuedCredential.data_integrity_kid)
+                .where(~IssuedCredential.data_integrity_kid.startswith(f"{issuer_did}#"))
+                .limit(1)
+            )
+    except SQLAlchemyError:  # no tables yet: nothing was issued
+        return None
+    return kid.split("#", 1)[0] if kid else None
 
 
 class IssuanceService:

@@ -120,3 +120,37 @@ def test_the_database_file_is_made_readable_by_its_owner_only(
     for path in files:  # with its -wal and -shm
         assert path.stat().st_mode & 0o777 == 0o600, path
     services.db.dispose()
+
+
+def test_a_new_base_url_is_refused_while_credentials_of_the_old_identity_exist(
+    app_config: dict[str, Any],
+) -> None:
+    """A changed ISSUER_BASE_URL made every status check of the old credentials fail
+    (status_list_foreign) without a word; now start-up says so, until the operator says the
+    move is meant."""
+    app = create_app(app_config)
+    services = app.extensions["issuer"]
+    services.db.migrate()
+    token = services.assessors.add(
+        "a@example.org", name="A", levels=[], all_levels=True, is_admin=False
+    ).token
+    award = {
+        "achievement": "computer-user-support-specialists/proficient",
+        "recipient": {"email": "grace@example.org"},
+    }
+    response = app.test_client().post(
+        "/api/v1/awards", json=award, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 201, response.json
+    services.db.dispose()
+
+    moved = {**app_config, "BASE_URL": "https://badges.example.org"}
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(moved)
+    assert refused.value.code == "config_base_url_changed"
+    assert "did:web:badges.example.test" in refused.value.message
+    assert "ISSUER_BASE_URL_MOVED_FROM" in refused.value.message
+    accepted = create_app({**moved, "BASE_URL_MOVED_FROM": "https://badges.example.test"})
+    accepted.extensions["issuer"].db.dispose()
+    # The same URL as before starts as ever.
+    create_app(app_config).extensions["issuer"].db.dispose()
