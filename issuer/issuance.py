@@ -134,7 +134,11 @@ def other_issuer_identity(db: Database, issuer_did: str) -> str | None:
         with db.read() as session:
             kid = session.scalar(
                 select(IssuedCredential.data_integrity_kid)
-                .where(~IssuedCredential.data_integrity_kid.startswith(f"{issuer_did}#"))
+                .where(
+                    ~IssuedCredential.data_integrity_kid.startswith(
+                        f"{issuer_did}#", autoescape=True
+                    )
+                )
                 .limit(1)
             )
     except SQLAlchemyError:  # no tables yet: nothing was issued
