@@ -430,75 +430,91 @@ def test_statements_sort_by_utf16_code_units_as_the_reference_does() -> None:
 
 
 def _w3c(*parts: str) -> Path:
-    path = W3C_VECTORS.joinpath("TestVectors", *parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: no copy of the W3C vc-di-ecdsa vectors here")
-    return path
+    return W3C_VECTORS.joinpath("TestVectors", *parts)
 
 
-@pytest.mark.parametrize("curve", ["p256", "p384"])
-def test_w3c_ecdsa_rdfc_2019_vectors(curve: str) -> None:
-    """The spec's known answers, from the canonical forms on: the examples context they use
-    is not one of our pinned contexts, so the credentials themselves are refused."""
-    folder = _w3c(f"ecdsa-rdfc-2019-{curve}")
-    suffix = f"ECDSA{curve.upper()}"
-    canonical_proof = (folder / f"proofCanon{suffix}.txt").read_text()
-    canonical_document = (folder / f"canonDoc{suffix}.txt").read_text()
-    key_pair = vector(_w3c(f"{curve}KeyPair.json"))
-    public_key, _ = key_from_multikey(key_pair["publicKeyMultibase"])
-    curve_suite = ecdsa_rdfc_2019.curve_of(public_key)
-    data = ecdsa_rdfc_2019.hash_data(canonical_proof, canonical_document, curve_suite)
-    assert data.hex() == (folder / f"combinedHash{suffix}.txt").read_text().strip()
-    signed = vector(folder / f"signed{suffix}.json")
-    signature = ecdsa_rdfc_2019.decode_signature(signed["proof"]["proofValue"], curve_suite)
-    assert signature.hex() == (folder / f"sigHex{suffix}.txt").read_text().strip()
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)
-    ecdsa_rdfc_2019.verify_signature(public_key, signature, data)
-    with pytest.raises(ProofError):
-        ecdsa_rdfc_2019.verify_signature(public_key, signature, data[:-1] + b"\x00")
-    with pytest.raises(CanonicalizationError) as refused:
-        ecdsa_rdfc_2019.verify_proof(signed, public_key)
-    assert refused.value.code == "context_not_allowed"
+def _w3c_present(*names: str) -> list[str]:
+    """The W3C vc-di-ecdsa test vectors are not ours to copy and not in ../shared: these
+    known-answer tests exist only where a copy is given (ISSUER_VC_DI_ECDSA_VECTORS), so a
+    run without one has no test that is always skipped. The vectors made with the reference
+    implementations (tests/vectors/ecdsa-*) run everywhere."""
+    return [name for name in names if _w3c(name.split("/")[0]).exists()]
 
 
-@pytest.mark.parametrize("example", ["employ", "prc"])
-def test_w3c_ecdsa_sd_2023_vectors(example: str) -> None:
-    folder = _w3c("ecdsa-sd-2023", example)
-    keys = vector(_w3c("ecdsa-sd-2023", "SDKeyMaterial.json"))
-    issuer_public, _ = key_from_multikey(keys["baseKeyPair"]["publicKeyMultibase"])
-    assert isinstance(issuer_public, ec.EllipticCurvePublicKey)
-    reveal = vector(folder / "derivedRevealDocument.json")
-    derived = ecdsa_sd_2023.parse_derived_proof_value(reveal["proof"]["proofValue"])
-    expected = vector(folder / "verifyDerivedProofValue.json")
-    assert derived.base_signature.hex() == expected["baseSignature"]
-    assert derived.public_key == decode_base58btc(expected["publicKey"])
-    assert [s.hex() for s in derived.signatures] == expected["signatures"]
-    assert derived.label_map == dict(expected["labelMap"])
-    assert list(derived.mandatory_indexes) == expected["mandatoryIndexes"]
-    statements: list[str] = json.loads((folder / "verifyNQuads.json").read_text())
-    # The canonical form behind those statements: their HMAC labels put back to c14n labels.
-    canonical_of = {label: canonical for canonical, label in derived.label_map.items()}
-    canonical = "".join(
-        " ".join(
-            f"_:{canonical_of[term[2:]]}" if term[2:] in canonical_of else term
-            for term in statement.split(" ")
+_RDFC_FOUND = [
+    name.rsplit("-", 1)[1] for name in _w3c_present("ecdsa-rdfc-2019-p256", "ecdsa-rdfc-2019-p384")
+]
+_SD_FOUND = [
+    name.split("/")[1] for name in _w3c_present("ecdsa-sd-2023/employ", "ecdsa-sd-2023/prc")
+]
+
+if _RDFC_FOUND:
+
+    @pytest.mark.parametrize("curve", _RDFC_FOUND)
+    def test_w3c_ecdsa_rdfc_2019_vectors(curve: str) -> None:
+        """The spec's known answers, from the canonical forms on: the examples context they use
+        is not one of our pinned contexts, so the credentials themselves are refused."""
+        folder = _w3c(f"ecdsa-rdfc-2019-{curve}")
+        suffix = f"ECDSA{curve.upper()}"
+        canonical_proof = (folder / f"proofCanon{suffix}.txt").read_text()
+        canonical_document = (folder / f"canonDoc{suffix}.txt").read_text()
+        key_pair = vector(_w3c(f"{curve}KeyPair.json"))
+        public_key, _ = key_from_multikey(key_pair["publicKeyMultibase"])
+        curve_suite = ecdsa_rdfc_2019.curve_of(public_key)
+        data = ecdsa_rdfc_2019.hash_data(canonical_proof, canonical_document, curve_suite)
+        assert data.hex() == (folder / f"combinedHash{suffix}.txt").read_text().strip()
+        signed = vector(folder / f"signed{suffix}.json")
+        signature = ecdsa_rdfc_2019.decode_signature(signed["proof"]["proofValue"], curve_suite)
+        assert signature.hex() == (folder / f"sigHex{suffix}.txt").read_text().strip()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        ecdsa_rdfc_2019.verify_signature(public_key, signature, data)
+        with pytest.raises(ProofError):
+            ecdsa_rdfc_2019.verify_signature(public_key, signature, data[:-1] + b"\x00")
+        with pytest.raises(CanonicalizationError) as refused:
+            ecdsa_rdfc_2019.verify_proof(signed, public_key)
+        assert refused.value.code == "context_not_allowed"
+
+
+if _SD_FOUND:
+
+    @pytest.mark.parametrize("example", _SD_FOUND)
+    def test_w3c_ecdsa_sd_2023_vectors(example: str) -> None:
+        folder = _w3c("ecdsa-sd-2023", example)
+        keys = vector(_w3c("ecdsa-sd-2023", "SDKeyMaterial.json"))
+        issuer_public, _ = key_from_multikey(keys["baseKeyPair"]["publicKeyMultibase"])
+        assert isinstance(issuer_public, ec.EllipticCurvePublicKey)
+        reveal = vector(folder / "derivedRevealDocument.json")
+        derived = ecdsa_sd_2023.parse_derived_proof_value(reveal["proof"]["proofValue"])
+        expected = vector(folder / "verifyDerivedProofValue.json")
+        assert derived.base_signature.hex() == expected["baseSignature"]
+        assert derived.public_key == decode_base58btc(expected["publicKey"])
+        assert [s.hex() for s in derived.signatures] == expected["signatures"]
+        assert derived.label_map == dict(expected["labelMap"])
+        assert list(derived.mandatory_indexes) == expected["mandatoryIndexes"]
+        statements: list[str] = json.loads((folder / "verifyNQuads.json").read_text())
+        # The canonical form behind those statements: their HMAC labels put back to c14n labels.
+        canonical_of = {label: canonical for canonical, label in derived.label_map.items()}
+        canonical = "".join(
+            " ".join(
+                f"_:{canonical_of[term[2:]]}" if term[2:] in canonical_of else term
+                for term in statement.split(" ")
+            )
+            for statement in statements
         )
-        for statement in statements
-    )
-    assert ecdsa_sd_2023.relabel(canonical, derived.label_map) == statements
-    verify_data = vector(folder / "verifyCreateVerifyData.json")
-    proof_hash = bytes.fromhex(verify_data["proofHash"])
-    ecdsa_sd_2023.verify_statements(derived, proof_hash, statements, issuer_public)
-    changed = [*statements[:-1], statements[-1].replace("20", "21", 1)]
-    with pytest.raises(ProofError) as refused:
-        ecdsa_sd_2023.verify_statements(derived, proof_hash, changed, issuer_public)
-    assert refused.value.code == "signature_invalid"
-    with pytest.raises(ProofError) as wrong_hash:
-        ecdsa_sd_2023.verify_statements(
-            derived, hashlib.sha256(b"other").digest(), statements, issuer_public
-        )
-    assert wrong_hash.value.code == "signature_invalid"
-    base = vector(folder / "addSignedSDBase.json")
-    with pytest.raises(ProofError) as base_refused:
-        ecdsa_sd_2023.parse_derived_proof_value(base["proof"]["proofValue"])
-    assert base_refused.value.code == "sd_base_proof"
+        assert ecdsa_sd_2023.relabel(canonical, derived.label_map) == statements
+        verify_data = vector(folder / "verifyCreateVerifyData.json")
+        proof_hash = bytes.fromhex(verify_data["proofHash"])
+        ecdsa_sd_2023.verify_statements(derived, proof_hash, statements, issuer_public)
+        changed = [*statements[:-1], statements[-1].replace("20", "21", 1)]
+        with pytest.raises(ProofError) as refused:
+            ecdsa_sd_2023.verify_statements(derived, proof_hash, changed, issuer_public)
+        assert refused.value.code == "signature_invalid"
+        with pytest.raises(ProofError) as wrong_hash:
+            ecdsa_sd_2023.verify_statements(
+                derived, hashlib.sha256(b"other").digest(), statements, issuer_public
+            )
+        assert wrong_hash.value.code == "signature_invalid"
+        base = vector(folder / "addSignedSDBase.json")
+        with pytest.raises(ProofError) as base_refused:
+            ecdsa_sd_2023.parse_derived_proof_value(base["proof"]["proofValue"])
+        assert base_refused.value.code == "sd_base_proof"
