@@ -402,11 +402,11 @@ def _award_bodies(
         f"{greeting}\n\n"
         f"{issuer_name} has awarded you the badge \u201c{achievement_name}\u201d.\n\n"
         f"Your badge page (share this link; anyone with it can check the badge):\n{page_url}\n\n"
-        "From the page you can download the signed credential and the badge image, add it to "
-        "LinkedIn, or put it in a digital wallet.\n\n"
+        "From the page you can download the signed credential and the badge image, or add it "
+        "to LinkedIn.\n\n"
         "The page is public to anyone who has the link, and search engines are asked not to "
-        "list it. To hide it or show it again, use your private settings link (keep it to "
-        f"yourself):\n{settings_url}\n\n"
+        "list it. To put the badge in your digital wallet (one scan), or to hide the page or "
+        f"show it again, use your private settings link (keep it to yourself):\n{settings_url}\n\n"
         f"\u2014 {issuer_name}\n"
     )
     html = f"""<!doctype html>
@@ -418,9 +418,9 @@ def _award_bodies(
 to share it, download the signed credential and the badge image, or add it to LinkedIn.
 Anyone with the link can check that the badge is genuine.</p>
 <p>The page is public to anyone who has the link, and search engines are asked not to list it.
-You can hide it or show it again with your
-<a href="{escape(settings_url)}" style="color: #0b5cad;">private settings link</a>
-(keep it to yourself).</p>
+Your <a href="{escape(settings_url)}" style="color: #0b5cad;">private settings link</a>
+(keep it to yourself) puts the badge in your digital wallet with one scan, and hides the page
+or shows it again.</p>
 <p>&mdash; {escape(issuer_name)}</p>
 </body></html>
 """
