@@ -490,11 +490,9 @@ class Outbox:
             )
         )
 
-    def requeue(
-        self, message: EmailMessage, *, recipient: str, kind: str, credential_id: str
-    ) -> None:
-        """Send ``message`` (again) to ``recipient``: the (credential, kind) entry is reset
-        to go out now.
+    def requeue(self, stored: str, *, recipient: str, kind: str, credential_id: str) -> None:
+        """Send ``stored`` (a message in the outbox's form) again to ``recipient``: the
+        (credential, kind) entry is reset to go out now.
 
         Raises the database's error when the outbox cannot be written.
         """
@@ -509,7 +507,7 @@ class Outbox:
                 queued = OutgoingMail(credential_id=credential_id, kind=kind, created_at=now)
                 session.add(queued)
             queued.recipient = recipient
-            queued.message = _stored(message)
+            queued.message = stored
             queued.attempts = 0
             queued.next_attempt_at = now
             queued.claimed_until = None
@@ -780,21 +778,9 @@ class MailService:
         told it did not work.
         """
         self.outbox.requeue(
-            self._award_message(issued, recipient_email),
+            self.render_award(issued, recipient_email),
             recipient=_ascii_domain(recipient_email),
             kind=AWARD_NOTICE,
             credential_id=issued.id,
         )
         self.outbox.wake()
-
-    def _award_message(self, issued: IssuedAward, recipient_email: str) -> EmailMessage:
-        achievement = issued.credential["credentialSubject"]["achievement"]
-        return award_message(
-            sender=self.settings.sender,
-            recipient=recipient_email,
-            recipient_name=issued.recipient_name,
-            achievement_name=str(achievement.get("name") or issued.achievement),
-            issuer_name=self._issuer_name,
-            page_url=self._page_url(issued.id),
-            settings_url=self._settings_url(issued.id),
-        )

@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from oracles import official_schema_errors, openbadgeslib_verify
 from sqlalchemy import create_engine, select, text
-from support import AWARD, BASE_URL, PASSPHRASE, SHARED, TEMPLATES_DIR
+from support import AWARD, BASE_URL, PASSPHRASE, SHARED, TEMPLATES_DIR, free_port
 from werkzeug.serving import make_server
 
 from issuer import create_app, keyring
@@ -169,6 +169,30 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    """A free port for a test mail server (``support.smtp_server``)."""
+    return free_port()
+
+
+@pytest.fixture
+def smtp_app(app_config: dict[str, Any], smtp_port: int) -> Iterator[Flask]:
+    """The app sending its mail by SMTP to ``smtp_port`` (no server there unless started)."""
+    app = create_app(
+        {
+            **app_config,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_STARTTLS": "false",
+            "SMTP_FROM": "Badges <badges@example.test>",
+        }
+    )
+    services = app.extensions["issuer"]
+    services.db.migrate()
+    yield app
+    services.db.dispose()
 
 
 @pytest.fixture

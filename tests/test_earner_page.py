@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -18,9 +17,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
-from support import BASE_URL, free_port, smtp_server
+from support import BASE_URL, smtp_server
 
-from issuer import badge_images, create_app
+from issuer import badge_images
 from issuer.earner import SettingsLinks
 from issuer.mail import AWARD_NOTICE
 from issuer.storage.models import OutgoingMail
@@ -403,28 +402,6 @@ def test_an_idempotent_replay_is_not_mailed_twice(
     second = client.post("/api/v1/awards", json=body, headers=headers)
     assert first.get_json()["id"] == second.get_json()["id"]
     assert len(_messages(Path(app.config["OUTBOX_DIR"]))) == 1
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def smtp_app(app_config: dict[str, Any], smtp_port: int) -> Iterator[Flask]:
-    app = create_app(
-        {
-            **app_config,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "SMTP_STARTTLS": "false",
-            "SMTP_FROM": "Badges <badges@example.test>",
-        }
-    )
-    services = app.extensions["issuer"]
-    services.db.migrate()
-    yield app
-    services.db.dispose()
 
 
 def test_a_failing_mail_server_neither_fails_the_award_nor_loses_the_message(

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from flask import Flask
-from support import free_port, smtp_server
+from support import smtp_server
 
-from issuer import create_app
 from issuer.mail import AWARD_NOTICE, DELIVERY_BATCH, MailSettings, Outbox, transport_for
 
 pytestmark = pytest.mark.storage
@@ -26,28 +24,6 @@ pytestmark = pytest.mark.storage
 # More than two batches, so that a worker must go on by itself after the first.
 BURST = 2 * DELIVERY_BATCH + 17
 DEADLINE_SECONDS = 120
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def mail_app(app_config: dict[str, Any], smtp_port: int) -> Iterator[Flask]:
-    app = create_app(
-        {
-            **app_config,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "SMTP_STARTTLS": "false",
-            "SMTP_FROM": "Badges <badges@example.test>",
-        }
-    )
-    services = app.extensions["issuer"]
-    services.db.migrate()
-    yield app
-    services.db.dispose()
 
 
 def message(number: int) -> EmailMessage:
@@ -95,10 +71,10 @@ def wait_for(condition: Any) -> None:
 
 
 def test_a_burst_is_delivered_by_the_worker_alone_over_few_connections(
-    mail_app: Flask, smtp_port: int
+    smtp_app: Flask, smtp_port: int
 ) -> None:
-    outbox = new_outbox(mail_app, background=True)
-    queue(outbox, mail_app, BURST)
+    outbox = new_outbox(smtp_app, background=True)
+    queue(outbox, smtp_app, BURST)
     with smtp_server(smtp_port) as received:
         outbox.wake()  # once: the worker must go on while batches come back full
         try:
@@ -113,10 +89,10 @@ def test_a_burst_is_delivered_by_the_worker_alone_over_few_connections(
 
 
 def test_workers_racing_for_the_outbox_send_each_message_once(
-    mail_app: Flask, smtp_port: int
+    smtp_app: Flask, smtp_port: int
 ) -> None:
-    workers = [new_outbox(mail_app, background=False) for _ in range(4)]
-    queue(workers[0], mail_app, BURST)
+    workers = [new_outbox(smtp_app, background=False) for _ in range(4)]
+    queue(workers[0], smtp_app, BURST)
     sent: list[int] = []
     start = threading.Barrier(len(workers))
 
@@ -142,10 +118,10 @@ def test_workers_racing_for_the_outbox_send_each_message_once(
 
 
 def test_a_message_the_server_cannot_take_waits_for_its_retry_while_the_rest_go(
-    mail_app: Flask, smtp_port: int
+    smtp_app: Flask, smtp_port: int
 ) -> None:
-    outbox = new_outbox(mail_app, background=False)
-    queue(outbox, mail_app, 3)
+    outbox = new_outbox(smtp_app, background=False)
+    queue(outbox, smtp_app, 3)
     assert outbox.deliver_due() == 0  # no server yet: every message is tried and kept
     pending = outbox.pending()
     assert len(pending) == 3
