@@ -4,6 +4,11 @@ Every rule that must hold across workers and hosts is kept by the database:
 
 - an entry (list, index) is allocated at most once: a unique constraint, and a collision
   with a concurrent award is retried with another index;
+- at most one list is open (not ``full``) at a time, so that every credential shares its
+  list with as many others as possible (herd privacy): a partial unique index
+  (``uq_status_lists_open``), and a worker that loses the race to open a list (on a fresh
+  database, when the open one is full, after a restore sealed every list) uses the
+  winner's;
 - bits are flipped and the list's ``version`` bumped only while holding the list row's
   lock (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite every write transaction is
   ``BEGIN IMMEDIATE`` and so already alone), so concurrent revocations never lose one
@@ -174,6 +179,8 @@ class StatusAllocator:
         """
         for _ in range(MAX_ALLOCATION_ROUNDS):
             open_list = self._open_list(session)
+            if open_list is None:
+                continue
             index = self._draw_index(session, open_list)
             if index is None:
                 self._mark_full(session, open_list.id)
@@ -271,7 +278,14 @@ class StatusAllocator:
             .limit(1)
         ).scalar_one_or_none()
 
-    def _open_list(self, session: Session) -> StatusList:
+    def _open_list(self, session: Session) -> StatusList | None:
+        """The open list, opened now if there is none; None if another worker opened one
+        at the same time and it is already full again (the caller draws again).
+
+        The database keeps one list open (``uq_status_lists_open``), so of two workers
+        opening one at once the second fails to store its list (on PostgreSQL once the
+        first commits) and uses the first one's instead.
+        """
         found = self._find_open_list(session)
         if found is not None:
             return found
@@ -283,8 +297,12 @@ class StatusAllocator:
             full=False,
             created_at=self._clock(),
         )
-        session.add(created)
-        session.flush()
+        try:
+            # A savepoint, so that losing the race leaves the surrounding transaction usable.
+            with session.begin_nested():
+                session.add(created)
+        except IntegrityError:
+            return self._find_open_list(session)
         log.info("Opened status list %d of %d entries", created.id, created.size)
         return created
 
