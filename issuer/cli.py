@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,8 +16,10 @@ from flask.cli import FlaskGroup, with_appcontext
 from issuer import backup as backup_module
 from issuer import config as issuer_config
 from issuer import create_app, keyring
+from issuer.did import PublicKeyObject, key_fragment
 from issuer.errors import IssuerError, KeyringError
 from issuer.frameworks import import_framework, load_templates
+from issuer.key_publication import PUBLICATION_SECONDS
 from issuer.services import Services
 from issuer.status_archive import StatusArchive
 
@@ -83,7 +87,7 @@ def init() -> None:
         for key in created:
             click.echo(f"Generated key: {key.describe()}")
         services.keyring.reset()
-        services.keyring()
+        services.keys.record(services.keyring().public_keys())
         catalog = services.catalog
         if not len(catalog):
             for path in sorted(BUNDLED_FRAMEWORKS.glob("*.json")):
@@ -277,16 +281,37 @@ def list_keys() -> None:
 @click.argument("alg", type=click.Choice(keyring.ALGORITHMS))
 @with_appcontext
 def rotate_key(alg: str) -> None:
-    """Make a new active key for ALG; the old one stays published (public half only)."""
+    """Make a new active key for ALG; the old one stays published (public half only).
+
+    The new key is published to every host (through the database) before it becomes active;
+    running workers that share this keys directory sign with it from their next request,
+    without a restart.
+    """
     services = _services()
+
+    def publish(alg: str, public_key: PublicKeyObject, created: datetime) -> None:
+        fragment = key_fragment(public_key)
+        kid = f"{services.issuer_profile.id}#{fragment}"
+        new_key = keyring.PublicKey(kid, alg, public_key, keyring.ACTIVE, created, fragment)
+        services.keys.record([new_key])
+        click.echo(f"Published {kid}; waiting {PUBLICATION_SECONDS:g} s for every host to see it")
+        time.sleep(PUBLICATION_SECONDS)
+
     try:
         created = keyring.rotate(
-            services.keyring.keys_dir, issuer_config.passphrase_bytes(current_app.config), alg
+            services.keyring.keys_dir,
+            issuer_config.passphrase_bytes(current_app.config),
+            alg,
+            publish=publish,
         )
+        services.keys.record(_fresh_keyring().public_keys())
     except IssuerError as error:
         _fail(error)
-    services.keyring.reset()
-    click.echo(f"New key: {created.describe()}. Restart the service to sign with it.")
+    click.echo(
+        f"New key: {created.describe()}. Workers using {services.keyring.keys_dir} sign with it "
+        "now; on every other host, copy this keys directory there (until then its /readyz "
+        "reports signing_key_retired)."
+    )
 
 
 def _backup_target() -> backup_module.Target:

@@ -27,11 +27,11 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -159,7 +159,7 @@ class Keyring:
             _active_record(records, alg, keys_dir)
         signing_keys: dict[str, SigningKey[PrivateKeyObject]] = {}
         public_keys: list[PublicKey] = []
-        for record in _publication_order(records):
+        for record in publication_order(records):
             public_key = _read_public_key(keys_dir, record)
             fragment = key_fragment(public_key)
             kid = f"{controller}#{fragment}"
@@ -274,9 +274,20 @@ def generate_missing(
 
 
 def rotate(
-    keys_dir: Path, passphrase: bytes | None, kind: str, *, now: datetime | None = None
+    keys_dir: Path,
+    passphrase: bytes | None,
+    kind: str,
+    *,
+    publish: Callable[[str, PublicKeyObject, datetime], None] | None = None,
+    now: datetime | None = None,
 ) -> CreatedKey:
     """Replace the active key of algorithm ``kind`` by a new one and retire the old one.
+
+    ``publish(alg, public_key, created)`` runs once the new key's files are written and
+    before the manifest makes it active (running workers load a new manifest by
+    themselves, see ``issuer.services.KeyringSlot``): a key is published before anything
+    is signed with it. When ``publish`` raises, the new files are removed and the key set
+    is unchanged.
 
     The retired key's private file is deleted once the manifest names the new key; its
     public file stays, so its ``kid`` stays in the DID document. The old key must open
@@ -298,6 +309,13 @@ def rotate(
         _open_private_key(keys_dir, old, passphrase, allow_unencrypted=True)
         timestamp = now or _utcnow()
         new_record, created = _create_key(keys_dir, kind, passphrase, timestamp)
+        if publish is not None:
+            try:
+                publish(kind, _read_public_key(keys_dir, new_record), timestamp)
+            except BaseException:
+                (keys_dir / new_record.private_key_file).unlink(missing_ok=True)
+                (keys_dir / new_record.public_key_file).unlink(missing_ok=True)
+                raise
         records = [
             replace(record, status=RETIRED, retired=timestamp) if record == old else record
             for record in records
@@ -351,6 +369,16 @@ def export_files(
             _write_atomically(destination / record.private_key_file, private_pem, mode=0o600)
             copied.append(record.private_key_file)
         return copied, unencrypted
+
+
+def manifest_signature(keys_dir: Path) -> tuple[int, int, int] | None:
+    """What changes whenever the manifest is rewritten (it is replaced by rename, so its
+    inode changes), read without opening it; None when there is none."""
+    try:
+        status = (keys_dir / MANIFEST_NAME).stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
 
 
 def missing_files(keys_dir: Path) -> list[str]:
@@ -568,15 +596,26 @@ def _read_file(path: Path) -> bytes:
     return data
 
 
-def _publication_order(records: list[KeyRecord]) -> list[KeyRecord]:
-    def order(record: KeyRecord) -> tuple[bool, int, float]:
-        return (
-            record.status != ACTIVE,
-            ALGORITHMS.index(record.alg),
-            -record.created.timestamp(),
-        )
+class _Listed(Protocol):
+    @property
+    def alg(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created(self) -> datetime: ...
 
-    return sorted(records, key=order)
+
+ListedT = TypeVar("ListedT", bound=_Listed)
+
+
+def publication_order(keys: Iterable[ListedT]) -> list[ListedT]:
+    """``keys`` in the order the DID document lists them: active ones first, by algorithm,
+    then retired ones newest first."""
+
+    def order(key: ListedT) -> tuple[bool, int, float]:
+        return (key.status != ACTIVE, ALGORITHMS.index(key.alg), -key.created.timestamp())
+
+    return sorted(keys, key=order)
 
 
 def _active_record(records: list[KeyRecord], alg: str, keys_dir: Path) -> KeyRecord:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from issuer.earner import EarnerService, SettingsLinks
 from issuer.errors import IssuerError, KeyringError, Unavailable
 from issuer.frameworks import Template, TemplateCatalog, load_templates
 from issuer.issuance import IssuanceService
+from issuer.key_publication import KeyPublication
 from issuer.keyring import Keyring
 from issuer.mail import MailService, MailSettings, Outbox, transport_for
 from issuer.revocation import (
@@ -38,33 +40,88 @@ log = logging.getLogger("issuer")
 
 @dataclass
 class KeyringSlot:
-    """Loads the keyring on first use, so that ``issuer init`` can run before keys exist."""
+    """The keyring, loaded on first use (so that ``issuer init`` can run before keys exist)
+    and loaded again whenever the keys manifest changes: a running worker signs with a
+    rotated key, or with keys copied in from another host, without a restart.
+
+    A manifest that cannot be loaded (a copy still arriving, a wrong passphrase) leaves the
+    keys in use as they were; it is tried again when it changes or after
+    ``RELOAD_RETRY_SECONDS``, and ``reload_error`` says why meanwhile (``/readyz``).
+    """
 
     keys_dir: Path
     passphrase: bytes | None
     controller: str
     allow_unencrypted: bool
+    clock: Callable[[], float] = time.monotonic
+    reload_error: KeyringError | None = None
     _keyring: Keyring | None = None
+    _signature: tuple[int, int, int] | None = None
+    _failed: tuple[tuple[int, int, int] | None, float] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self) -> Keyring:
-        """The keyring. Raises KeyringError when the keys cannot be loaded."""
-        if self._keyring is None:
-            with self._lock:
-                if self._keyring is None:
-                    self._keyring = Keyring.load(
-                        self.keys_dir,
-                        self.passphrase,
-                        controller=self.controller,
-                        allow_unencrypted=self.allow_unencrypted,
-                    )
-                    for line in self._keyring.describe():
-                        log.info("Key loaded: %s", line)
-        return self._keyring
+        """The keyring. Raises KeyringError when no keys could ever be loaded."""
+        current = self._keyring
+        if current is not None and not self._should_load():
+            return current
+        # One thread loads; the others go on with the keys in use, when there are some.
+        if current is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return current
+        try:
+            if self._keyring is None or self._should_load():
+                return self._load()
+            return self._keyring
+        finally:
+            self._lock.release()
 
     def reset(self) -> None:
         with self._lock:
-            self._keyring = None
+            self._keyring, self._signature, self._failed, self.reload_error = None, None, None, None
+
+    def _should_load(self) -> bool:
+        signature = keyring_module.manifest_signature(self.keys_dir)
+        if signature == self._signature:
+            return False
+        failed = self._failed
+        return not (
+            failed is not None
+            and failed[0] == signature
+            and self.clock() - failed[1] < RELOAD_RETRY_SECONDS
+        )
+
+    def _load(self) -> Keyring:
+        """The keys loaded now, or the ones in use when the changed ones cannot be."""
+        signature = keyring_module.manifest_signature(self.keys_dir)
+        try:
+            keyring = Keyring.load(
+                self.keys_dir,
+                self.passphrase,
+                controller=self.controller,
+                allow_unencrypted=self.allow_unencrypted,
+            )
+        except KeyringError as error:
+            if self._keyring is None:
+                raise
+            if self._failed is None or self._failed[0] != signature:
+                log.error("The changed keys in %s cannot be loaded: %s", self.keys_dir, error)
+            self._failed, self.reload_error = (signature, self.clock()), error
+            return self._keyring
+        for line in keyring.describe():
+            log.info("Key loaded: %s", line)
+        self._keyring, self._signature, self._failed, self.reload_error = (
+            keyring,
+            signature,
+            None,
+            None,
+        )
+        return keyring
+
+
+# A keys manifest that could not be loaded is tried again after this long.
+RELOAD_RETRY_SECONDS = 5.0
 
 
 @dataclass
@@ -82,6 +139,8 @@ class Services:
     mail: MailService
     audit: AuditLog
     wallet: WalletService
+    # Every public key of the issuer, on every host (this one's keyring and the database's).
+    keys: KeyPublication
     # ``award(principal, request, key, actor=…, address=…, details=…)``: one award with its
     # audit record and e-mail; bulk jobs use its parts (``issuer.award_pipeline``).
     award: AwardPipeline
@@ -169,6 +228,7 @@ class Services:
             mail=mail,
             audit=audit,
             wallet=wallet,
+            keys=KeyPublication(db, keyring),
             award=AwardPipeline(issuance, audit, mail, settings=config),
         )
         services.load_keys_if_present()
@@ -284,11 +344,10 @@ class Services:
         return {"@context": [VC_V2_CONTEXT, OB_V3_CONTEXT], **achievement}
 
     def did_document(self) -> dict[str, Any]:
-        keyring = self.keyring()
-        return did.did_document(keyring.controller, keyring.public_keys())
+        return did.did_document(self.issuer_profile.id, self.keys.public_keys())
 
     def jwks(self) -> dict[str, Any]:
-        return did.jwks(self.keyring().public_keys())
+        return did.jwks(self.keys.public_keys())
 
     def readiness(self) -> dict[str, str]:
         """What ``/readyz`` reports: each dependency and whether it is usable ("ok", else
@@ -300,9 +359,14 @@ class Services:
         try:
             self.keyring()
             missing = keyring_module.missing_files(self.keyring.keys_dir)
-            checks["keys"] = "ok" if not missing else "key_missing"
-            if missing:
+            if self.keyring.reload_error is not None:
+                # Changed keys that cannot be loaded: the ones in use still sign.
+                checks["keys"] = self.keyring.reload_error.code
+            elif missing:
                 log.warning("Readiness: key files missing: %s", ", ".join(missing))
+                checks["keys"] = "key_missing"
+            else:
+                checks["keys"] = "ok"
         except KeyringError as error:
             checks["keys"] = error.code
         checks["templates"] = "ok" if len(self.catalog) else "none"
@@ -318,10 +382,23 @@ class Services:
             current, head = self.db.schema_versions()
             checks["schema"] = "ok" if current == head else f"schema_outdated:{current}<{head}"
             checks["restore"] = "restore_incomplete" if restore_pending(self.db) else "ok"
+            if current == head:
+                checks["signing_keys"] = self._signing_keys_readiness()
         except Exception as error:
             log.warning("Readiness: database unusable: %s", type(error).__name__)
             checks["database"] = "unavailable"
         return checks
+
+    def _signing_keys_readiness(self) -> str:
+        """``signing_key_retired`` when another host rotated a key that this host's keys
+        directory still has active (copy the rotated directory here)."""
+        try:
+            retired = self.keys.retired_signing_keys()
+        except KeyringError:
+            return "ok"  # the keys check says what is wrong with them
+        if retired:
+            log.warning("Readiness: signing with retired keys: %s", ", ".join(retired))
+        return "signing_key_retired" if retired else "ok"
 
 
 # /readyz answers within this many seconds, whatever the database does.

@@ -29,6 +29,7 @@ ALLOWED = {
         "issued",
         "wallet",
         "backup",
+        "key_publication",
     ),
 }
 

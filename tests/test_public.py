@@ -77,6 +77,7 @@ def test_health_and_readiness(client: FlaskClient) -> None:
         "templates": "ok",
         "schema": "ok",
         "restore": "ok",
+        "signing_keys": "ok",
     }
 
 

@@ -168,6 +168,17 @@ class StatusList(Base):
     signed_jwt: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+# One open list per purpose, whatever the concurrency: lists opened side by side would each
+# hold a handful of credentials, and a handful is no herd to hide a revocation in.
+Index(
+    "uq_status_lists_open",
+    StatusList.purpose,
+    unique=True,
+    sqlite_where=~StatusList.full,
+    postgresql_where=~StatusList.full,
+)
+
+
 class StatusEntry(Base):
     """The status list entry allocated to a credential; (list, index) is never reused.
 
@@ -358,3 +369,19 @@ class WalletClaim(Base):
     jwt: Mapped[str] = mapped_column(Text)
     data_integrity_kid: Mapped[str] = mapped_column(String(500))
     jwt_kid: Mapped[str] = mapped_column(String(500))
+
+
+class PublishedKey(Base):
+    """A public key the issuer publishes, written here by whichever host made or loaded it,
+    so that every host's DID document and verifier know it before anything is signed with
+    it (``issuer.key_publication``). Never deleted: a retired key keeps old credentials
+    verifiable."""
+
+    __tablename__ = "published_keys"
+
+    kid: Mapped[str] = mapped_column(String(512), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -26,7 +26,7 @@ def build_for(services: Any, config: Any) -> VerificationService:
     """
     return VerificationService.build(
         own_did=services.issuer_profile.id,
-        own_keys=lambda: services.keyring().public_keys(),
+        own_keys=services.keys.public_keys,
         base_url=services.base_url,
         allow_hosts=config.get("FETCH_ALLOW_HOSTS"),
         own_status_list=_own_status_lists(services),
