@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import SHARED
+from support import SHARED, shared_path
 
 from issuer import status_list
 from issuer.awarding import Award, Evidence, IssuerProfile, build_credential
@@ -43,7 +43,6 @@ ISSUER = IssuerProfile(
 )
 BASE_URL = "https://badges.example.test"
 OUR_VECTORS = Path(__file__).resolve().parent / "vectors" / "eddsa-rdfc-2022"
-ONEEDTECH_VECTORS = SHARED / "conformance" / "ob3" / "test-vectors" / "eddsa-rdfc-2022"
 
 
 def _outcome(document: dict[str, Any], engine: Any) -> tuple[str, str]:
@@ -233,7 +232,8 @@ def test_a_skeleton_pyld_refuses_is_remembered_and_its_documents_refused_alike()
 
 
 def test_our_golden_vector_and_the_1edtech_vector_reproduce_through_the_fast_path() -> None:
-    for folder in (OUR_VECTORS, ONEEDTECH_VECTORS / "ob3"):
+    oneedtech = shared_path("conformance", "ob3", "test-vectors", "eddsa-rdfc-2022", "ob3")
+    for folder in (OUR_VECTORS, oneedtech):
         unsigned = json.loads((folder / "unsigned-credential.json").read_text())
         expected = json.loads((folder / "expected.json").read_text())
         document = canonicalize(unsigned, engine=fast_canonical.fast_rdfc)
