@@ -30,3 +30,12 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 # Access log without the query string (%(U)s is the path only): links may carry tokens.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+def post_worker_init(worker: object) -> None:
+    """Start the work the service does without a request (mail delivery, bulk jobs) in each
+    worker, once it has forked and loaded the app: threads started in the arbiter (with
+    ``--preload`` it builds the app) would not exist in the workers."""
+    from issuer import start_background_work
+
+    start_background_work(worker.wsgi)  # type: ignore[attr-defined]

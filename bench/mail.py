@@ -70,7 +70,11 @@ def main() -> None:
         all_there = len(received)
         connections = received.connections
 
-        # The outbox alone: every message due again at once (1000 waiting), one wake-up.
+        # The outbox alone: every message due again at once (1000 waiting), one wake-up;
+        # once it has recorded the last sends (a message it still records would be marked
+        # sent again over the reset).
+        while services.mail.outbox.pending() and time.perf_counter() - delivered < 300:
+            time.sleep(0.01)
         with services.db.write() as session:
             session.execute(
                 update(OutgoingMail).values(

@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any
 
+import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,7 +38,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _refuse_a_silent_move(app.config, services)
     web.init_app(app)
     cli.init_app(app)
+    if _built_by_the_development_server():
+        start_background_work(app)
     return app
+
+
+def start_background_work(app: Flask) -> None:
+    """Start the work this process does without a request: delivering the outbox (a backlog
+    left by a restart, then each new message and the retries) and running bulk jobs (a job
+    a stopped process left unfinished, once its lease runs out). Safe to call again.
+
+    Call it in each process that serves, once that process is the one that serves: a
+    thread started before a fork does not exist in the forked child. gunicorn.conf.py calls
+    it in every worker after the fork (``post_worker_init``), with ``--preload`` or
+    without, and ``issuer run`` when it builds the app; a command (``issuer mail send``)
+    does its work in the foreground and ends, so it starts none. Each part stops at exit
+    between two messages or batches.
+    """
+    services = app.extensions["issuer"]
+    # Database connections made before a fork (the arbiter builds the app with --preload)
+    # would be shared by every worker: let them go unclosed, so this process opens its own.
+    services.db.engine.dispose(close=False)
+    services.mail.outbox.start()
+    app.extensions["assess"].runner.start()
 
 
 def _refuse_a_silent_move(settings: Any, services: Any) -> None:
@@ -61,6 +84,13 @@ def _refuse_a_silent_move(settings: Any, services: Any) -> None:
         "ISSUER_BASE_URL back, or, to move on purpose (the old address keeps serving or "
         "redirecting them), set ISSUER_BASE_URL_MOVED_FROM to the old base URL.",
     )
+
+
+def _built_by_the_development_server() -> bool:
+    """Whether ``issuer run`` (Flask's development server, which serves the app in the
+    process that builds it) is building the app; other commands only load it."""
+    context = click.get_current_context(silent=True)
+    return context is not None and context.command.name == "run"
 
 
 def _configure_logging() -> None:

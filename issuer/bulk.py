@@ -3,13 +3,15 @@ rows as a background job that any worker may run and that survives a restart.
 
 A job lives in the database. A worker claims it with an update guarded by its status and
 lease; while it works it renews the lease after every small batch, and a job whose lease ran
-out (its process stopped) is claimed by the next worker that looks. Each row is awarded with
-an idempotency key made of the job id and the row number, so running a row twice still
-issues one credential.
+out (its process stopped) is claimed by the next worker that looks: every serving process
+looks when it starts and then every ``JOB_POLL_SECONDS`` (``JobRunner``), without a request.
+Each row is awarded with an idempotency key made of the job id and the row number, so
+running a row twice still issues one credential.
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import csv
 import io
@@ -75,6 +77,10 @@ BATCHES_IN_FLIGHT = 3
 MAX_PASSES = 5
 POOL_MIN_ROWS = 200
 LEASE = timedelta(seconds=60)
+# A serving process looks for jobs to claim this often (and when a job is started on it).
+JOB_POLL_SECONDS = 15.0
+# How long stopping the runner waits for the batch it is storing.
+STOP_SECONDS = 30.0
 QUERY_CHUNK = 400
 
 # Row states. A draft job's rows are ``pending`` or ``invalid``; issuing turns each pending
@@ -597,19 +603,21 @@ class BulkService:
                 or 0
             ) > 0
 
-    def run_next(self, worker: str) -> bool:
-        """Claim one job that is queued or whose lease ran out, and work it to the end or
-        until the lease is lost. Returns False when there was nothing to claim."""
+    def run_next(self, worker: str, *, stopping: Callable[[], bool] = lambda: False) -> bool:
+        """Claim one job that is queued or whose lease ran out, and work it to the end,
+        until the lease is lost, or until ``stopping()`` says so after a batch (the job's
+        lease is then let go, for any worker to go on at once). Returns False when there
+        was nothing to claim."""
         job_id = self._claim(worker)
         if job_id is None:
             return False
-        self._run(job_id, worker)
+        self._run(job_id, worker, stopping)
         return True
 
-    def run_all(self, worker: str) -> int:
-        """Run jobs until none is left to claim; returns how many were run."""
+    def run_all(self, worker: str, *, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Run jobs until none is left to claim, or ``stopping()``; returns how many were run."""
         count = 0
-        while self.run_next(worker):
+        while not stopping() and self.run_next(worker, stopping=stopping):
             count += 1
         return count
 
@@ -638,7 +646,7 @@ class BulkService:
                 return job_id
         return None
 
-    def _run(self, job_id: str, worker: str) -> None:
+    def _run(self, job_id: str, worker: str, stopping: Callable[[], bool]) -> None:
         """Issue the job's pending rows, a batch at a time: the job's thread prepares a
         batch (reads the request, reserves its status entries) and hands it to the signer,
         prepares the next one while that is signed, then stores the first batch in one
@@ -681,6 +689,9 @@ class BulkService:
                         log.warning(
                             "Bulk job %s: lease lost by %s; another worker goes on", job_id, worker
                         )
+                        return
+                    if stopping():
+                        self._let_go(job_id, worker)
                         return
                 if not self._pending_rows(job_id, 0):
                     break
@@ -913,6 +924,16 @@ class BulkService:
                 )
             )
 
+    def _let_go(self, job_id: str, worker: str) -> None:
+        """End this worker's lease now: the process stops, and any worker may go on."""
+        with self._db.write() as session:
+            session.execute(
+                update(BulkJob)
+                .where(BulkJob.id == job_id, BulkJob.lease_owner == worker)
+                .values(lease_until=self._clock())
+            )
+        log.info("Bulk job %s let go by %s, which stops", job_id, worker)
+
     def _finish(self, job_id: str, worker: str) -> None:
         with self._db.write() as session:
             session.execute(
@@ -961,33 +982,82 @@ class BulkService:
 
 
 class JobRunner:
-    """Runs bulk jobs in one background thread of this process, started on demand."""
+    """Runs bulk jobs in one background thread of this process.
+
+    A serving process calls ``start`` when it starts: the thread then runs for good,
+    claiming every job that is queued or whose lease ran out (a process that stopped
+    mid-job) and looking again every ``JOB_POLL_SECONDS``, or at once when ``kick``ed; at
+    exit it stops after the batch it is storing and lets the job go. Without ``start``
+    (tests, a command), ``kick`` runs the jobs in a thread that ends when none is left.
+    """
 
     def __init__(self, bulk: BulkService):
         self._bulk = bulk
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._serving = False
+        self._wakeup = threading.Event()
+        self._stopped = threading.Event()
         self.worker = f"worker-{uuid.uuid4().hex[:12]}"
 
-    def kick(self) -> None:
-        """Start the thread unless it runs already; it stops when no job is left."""
+    def start(self) -> None:
+        """Run the thread for good in this process (see the class)."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._serving:
                 return
-            self._thread = threading.Thread(target=self._loop, name="bulk-jobs", daemon=True)
-            self._thread.start()
+            self._serving = True
+            self._stopped.clear()
+            # Its own name in each process: an app built before a fork (gunicorn --preload)
+            # would give every worker the same one, and leases could not tell them apart.
+            self.worker = f"worker-{uuid.uuid4().hex[:12]}"
+            atexit.register(self.stop)
+            self._start_thread()
+        log.info("Bulk jobs looked for by %s in process %d", self.worker, os.getpid())
+
+    def kick(self) -> None:
+        """Look for jobs now: start the thread unless it runs already."""
+        with self._lock:
+            self._wakeup.set()
+            self._start_thread()
+
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop the thread after the batch it is storing (waiting up to ``timeout`` s)."""
+        with self._lock:
+            self._serving = False
+            self._stopped.set()
+            self._wakeup.set()
+        self.join(timeout)
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
-        if thread is not None:
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
+    def _start_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="bulk-jobs", daemon=True)
+            self._thread.start()
+
     def _loop(self) -> None:
-        try:
-            self._bulk.run_all(self.worker)
-        except Exception:
-            # A broken job must not kill the process; its lease runs out and it is retried.
-            log.exception("Bulk job runner stopped")
+        failing = False
+        while True:
+            self._wakeup.clear()
+            try:
+                self._bulk.run_all(self.worker, stopping=self._stopped.is_set)
+                failing = False
+            except Exception:
+                # A broken job must not kill the process; its lease runs out and it is
+                # retried. Said once while it lasts (a database not migrated yet).
+                if not failing:
+                    log.exception("Bulk job runner failed; it tries again")
+                failing = True
+            with self._lock:
+                # Decided under the lock, so that a ``start`` or ``kick`` meanwhile either
+                # sees this thread go on or starts another one.
+                if (not self._serving and not self._wakeup.is_set()) or self._stopped.is_set():
+                    self._thread = None
+                    return
+            self._wakeup.wait(JOB_POLL_SECONDS)
 
 
 @dataclass

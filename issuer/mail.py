@@ -5,7 +5,9 @@ stores the award, so a stored award always has its e-mail and a failed award has
 delivery happens from there, after the commit and outside any request. A mail server that
 is down, slow or refusing therefore never loses or blocks an award: the message waits in
 the outbox and is tried again, with growing pauses, until it is sent or ``MAX_ATTEMPTS``
-is reached (which is logged as an error).
+is reached (which is logged as an error). Each message goes out at most once, even when the
+process sending it is killed mid-send (see ``Outbox``), and each serving process starts its
+delivery when it starts, not at its first award.
 
 Two transports: SMTP (``ISSUER_SMTP_*``), or, when no SMTP host is set (the development
 default), ``.eml`` files in ``instance/outbox/`` that any mail program opens.
@@ -19,8 +21,10 @@ in which no mail program can read an address. Headers are kept as written
 
 from __future__ import annotations
 
+import atexit
 import email.policy
 import logging
+import os
 import smtplib
 import ssl
 import threading
@@ -62,8 +66,17 @@ RETRY_PAUSES = (
     timedelta(hours=2),
     timedelta(hours=6),
 )
-# A worker that claimed a message and died lets another take it after this long.
+# A worker that claimed a message and died lets another take it after this long; a message
+# it had begun to send is then uncertain (``Outbox``). Far longer than one send can take.
 CLAIM_LEASE = timedelta(minutes=5)
+# Messages whose sending worker died are looked for at most this often (a scan of the outbox).
+SETTLE_SECONDS = 60.0
+UNCERTAIN = (
+    "Uncertain: the process sending it stopped mid-send, so the mail server may or may not "
+    "have it; not sent again (resend it if it did not arrive)."
+)
+# How long stopping the delivery thread waits for the messages being sent.
+STOP_SECONDS = 30.0
 SMTP_TIMEOUT_SECONDS = 20
 WORKER_POLL_SECONDS = 60
 # Messages claimed in one transaction, and the SMTP connections that share them out; the
@@ -80,15 +93,36 @@ _UTF8_QP = email_charset.Charset("utf-8")
 _UTF8_QP.body_encoding = email_charset.QP
 
 
+# What a server answers about one message (recipient or sender refused, data refused, no
+# SMTPUTF8 for its address): the connection stays usable, as smtplib resets the transaction.
+_REFUSALS = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+    smtplib.SMTPNotSupportedError,
+)
+
+
 @dataclass(frozen=True)
 class _Claimed:
-    """A message this worker holds the lease of, as the outbox keeps it."""
+    """A message this worker holds the lease of (until ``lease``), as the outbox keeps it."""
 
     id: int
     kind: str
     recipient: str
     message: str
     attempts: int
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A claimed message marked sending: its ``attempts`` with this one, and the lease of
+    this attempt, which guards the recording of its outcome."""
+
+    mail: _Claimed
+    attempts: int
+    lease: datetime
 
 
 class Transport(Protocol):
@@ -154,7 +188,7 @@ class SmtpTransport:
     def session(self, *, keep: bool = False) -> Iterator[Callable[[EmailMessage, str], None]]:
         """One connection, taken at the first message (a kept one, or a new one) and used
         for the next ones; a message the server refuses leaves it usable (smtplib resets
-        the transaction), one that breaks it (disconnect, timeout) closes it and the next
+        the transaction), any other error (disconnect, timeout, ...) closes it and the next
         message opens another. At the end it is kept for the next session with ``keep``
         (the delivery thread of a long-lived process), else closed.
         """
@@ -166,7 +200,9 @@ class SmtpTransport:
                 connection = self._take()
             try:
                 connection.send_message(message, to_addrs=[recipient])
-            except (OSError, smtplib.SMTPServerDisconnected):
+            except _REFUSALS:
+                raise
+            except (OSError, smtplib.SMTPException):
                 _close(connection)
                 connection = None
                 raise
@@ -430,14 +466,26 @@ or shows it again.</p>
 class Outbox:
     """The ``outgoing_mail`` table and its delivery, with retries.
 
-    ``background`` delivery runs in one daemon thread per process, woken by each new message
-    and every ``WORKER_POLL_SECONDS`` for retries; without it (tests), ``wake`` delivers at
-    once in the caller's thread. A pass claims a batch of due messages (``_claim_due``: a
-    lease of ``CLAIM_LEASE`` that no other worker takes while it runs, so a message goes out
-    at most once unless a worker dies between sending and recording), sends them over
-    ``SENDERS`` connections at once, each kept for its share of the batch, and records every
-    outcome in one transaction; a failed message gets its next attempt as before. While
-    batches come back full the worker goes straight on to the next one.
+    ``background`` delivery runs in one daemon thread per process: ``start`` begins it when
+    the service starts (so a backlog left by a restart goes out without a request), and it
+    is woken by each new message and every ``WORKER_POLL_SECONDS`` for retries; without it
+    (tests), ``wake`` delivers at once in the caller's thread. A pass claims a batch of due
+    messages (``_claim_due``: a lease of ``CLAIM_LEASE`` that no other worker takes while it
+    runs) and sends them over ``SENDERS`` connections at once, each kept for its share of
+    the batch. While batches come back full the worker goes straight on to the next one.
+
+    Each message is delivered at most once, and each attempt is counted once, whichever
+    worker makes it: just before a message is handed to the server, one transaction (which
+    also records the outcome of the message before it) counts the attempt and marks the
+    message *sending* (no next attempt, a lease of its own), guarded by the batch's lease,
+    so a worker that lost its lease sends nothing. A worker that dies during the send
+    leaves the message sending: whether the server took it is then unknown (SMTP cannot be
+    asked afterwards), so once its lease has run out the next pass marks it uncertain, is
+    not sent again, and logs it as an error with its Message-ID for the operator to check
+    (``issuer mail pending`` lists it; a resend from the workspace sends it again). The
+    messages of a batch not yet begun keep no mark: their lease runs out and they are
+    delivered as usual. A server that cannot be reached at all (twice in a row on one
+    connection) leaves the rest of that connection's share for later, not counted as tried.
     """
 
     def __init__(
@@ -456,6 +504,8 @@ class Outbox:
         self._stopped = threading.Event()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
+        self._stops_at_exit = False
+        self._settled_at: float | None = None
 
     def add(
         self,
@@ -518,11 +568,29 @@ class Outbox:
         command) must not leave a message half-sent by a thread that dies with it."""
         self._background = False
 
+    def start(self) -> None:
+        """Start the delivery thread now, in a process that serves (see
+        ``issuer.start_background_work``): what is due, a backlog left by a restart
+        included, goes out without waiting for a new message. At exit the thread is
+        stopped between two messages, so that none is cut off mid-send. Does nothing
+        without background delivery."""
+        if not self._background:
+            return
+        self._start_worker()
+        if not self._stops_at_exit:
+            self._stops_at_exit = True
+            atexit.register(self.stop)
+        log.info("Mail delivery running in process %d", os.getpid())
+
     def wake(self) -> None:
         """Deliver what is due: now, or soon in the worker thread. Never raises."""
         if not self._background:
             self._deliver_quietly()
             return
+        self._start_worker()
+        self._wakeup.set()
+
+    def _start_worker(self) -> None:
         with self._worker_lock:
             if self._worker is None or not self._worker.is_alive():
                 self._stopped.clear()
@@ -530,11 +598,15 @@ class Outbox:
                     target=self._run, name="issuer-mail-outbox", daemon=True
                 )
                 self._worker.start()
-        self._wakeup.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop the delivery thread after the message each connection is sending (waiting
+        up to ``timeout`` seconds for it), and close the kept connections."""
         self._stopped.set()
         self._wakeup.set()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
         self._close_transport()
 
     def _close_transport(self) -> None:
@@ -550,7 +622,8 @@ class Outbox:
         return self._deliver_batch(now or self._clock(), limit)[1]
 
     def pending(self) -> list[OutgoingMail]:
-        """Messages not yet sent (still to be tried, or given up), oldest first."""
+        """Messages not yet sent (still to be tried, being sent, given up or uncertain),
+        oldest first."""
         with self._db.read() as session:
             return list(
                 session.scalars(
@@ -561,28 +634,25 @@ class Outbox:
             )
 
     def _deliver_batch(self, now: datetime, limit: int, *, keep: bool = False) -> tuple[int, int]:
-        """Claim up to ``limit`` due messages in one transaction, send them over up to
-        ``SENDERS`` connections at once, record every outcome in one transaction; return
-        (claimed, sent). With ``keep`` (the delivery thread) the connections stay open for
-        the next batch."""
+        """Claim up to ``limit`` due messages in one transaction and send them over up to
+        ``SENDERS`` connections at once; return (claimed, sent). With ``keep`` (the delivery
+        thread) the connections stay open for the next batch."""
         claimed = self._claim_due(now, limit)
         if not claimed:
             return 0, 0
         groups = [claimed[number::SENDERS] for number in range(min(SENDERS, len(claimed)))]
-        outcomes: list[tuple[_Claimed, str | None]] = []
         if len(groups) == 1:
-            outcomes = self._send_group(groups[0], keep)
-        else:
-            with ThreadPoolExecutor(len(groups), thread_name_prefix="issuer-mail-send") as pool:
-                for group_outcomes in pool.map(self._send_group, groups, [keep] * len(groups)):
-                    outcomes.extend(group_outcomes)
-        self._record(outcomes, now)
-        return len(claimed), sum(error is None for _mail, error in outcomes)
+            return len(claimed), self._send_group(groups[0], now, keep)
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="issuer-mail-send") as pool:
+            sent = pool.map(self._send_group, groups, [now] * len(groups), [keep] * len(groups))
+            return len(claimed), sum(sent)
 
     def _claim_due(self, now: datetime, limit: int) -> list[_Claimed]:
         """Take up to ``limit`` due messages for this worker: the one ``UPDATE`` moves their
         lease forward only where no other worker holds it, and ``RETURNING`` says which
-        rows it moved, so a message is claimed by one worker at a time."""
+        rows it moved, so a message is claimed by one worker at a time. The lease's end
+        is the claim's token: only its holder may begin a message (``_begin_attempt``)."""
+        lease = now + CLAIM_LEASE
         due = (
             select(OutgoingMail.id)
             .where(
@@ -595,6 +665,7 @@ class Outbox:
             .limit(limit)
         )
         with self._db.write() as session:
+            self._settle_interrupted(session, now)
             ids = list(session.scalars(due).all())
             if not ids:
                 return []
@@ -606,7 +677,7 @@ class Outbox:
                     OutgoingMail.next_attempt_at.is_not(None),
                     or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
                 )
-                .values(claimed_until=now + CLAIM_LEASE)
+                .values(claimed_until=lease)
                 .returning(
                     OutgoingMail.id,
                     OutgoingMail.kind,
@@ -616,64 +687,170 @@ class Outbox:
                 )
             ).all()
         claimed = [
-            _Claimed(row.id, row.kind, row.recipient, row.message, row.attempts) for row in rows
+            _Claimed(row.id, row.kind, row.recipient, row.message, row.attempts, lease)
+            for row in rows
         ]
         order = {mail_id: position for position, mail_id in enumerate(ids)}
         return sorted(claimed, key=lambda mail: order[mail.id])
 
-    def _send_group(self, group: list[_Claimed], keep: bool) -> list[tuple[_Claimed, str | None]]:
-        """Send ``group`` in order over one session; each message's error, or None."""
-        outcomes: list[tuple[_Claimed, str | None]] = []
+    def _settle_interrupted(self, session: Session, now: datetime) -> None:
+        """Mark uncertain, and log, every message whose worker stopped while sending it
+        (still sending, its lease run out): the server may hold it, so it is not sent
+        again. Looked for at most every ``SETTLE_SECONDS`` (it reads the whole outbox)."""
+        if self._settled_at is not None and time.monotonic() - self._settled_at < SETTLE_SECONDS:
+            return
+        self._settled_at = time.monotonic()
+        rows = session.execute(
+            update(OutgoingMail)
+            .where(
+                OutgoingMail.sent_at.is_(None),
+                OutgoingMail.next_attempt_at.is_(None),
+                OutgoingMail.claimed_until.is_not(None),
+                OutgoingMail.claimed_until < now,
+            )
+            .values(claimed_until=None, last_error=UNCERTAIN)
+            .returning(OutgoingMail.id, OutgoingMail.kind, OutgoingMail.message)
+        ).all()
+        for row in rows:
+            log.error(
+                "Mail %s (%s) may or may not have been delivered: the process sending it "
+                "stopped mid-send. It is not sent again; look for Message-ID %s in the mail "
+                "server's log, and resend it from the workspace if it did not arrive.",
+                row.id,
+                row.kind,
+                _header(row.message, "Message-ID"),
+            )
+
+    def _send_group(self, group: list[_Claimed], now: datetime, keep: bool) -> int:
+        """Send ``group`` in order over one session, each message begun and its outcome
+        recorded as the class says; return how many were sent. Outcomes are dated ``now``,
+        when the pass began, as the pauses before retries are counted from it."""
+        sent = 0
         broken = 0
+        unreachable = ""
+        last: tuple[_Attempt, str | None] | None = None
+        later: list[_Claimed] = []
+        released: list[_Claimed] = []
         try:
             with self.transport.session(keep=keep) as send:
-                for mail in group:
+                for position, mail in enumerate(group):
+                    if self._stopped.is_set():
+                        released = group[position:]
+                        break
                     if broken >= 2:
                         # The server is unreachable: the rest wait for their next attempt
                         # rather than each waiting out a connection timeout now.
-                        outcomes.append((mail, outcomes[-1][1]))
-                        continue
+                        later = group[position:]
+                        break
+                    attempt = self._begin_attempt(mail, last, now)
+                    last = None
+                    if attempt is None:
+                        continue  # another worker holds it now, or it was requeued
+                    error: str | None = None
                     try:
                         message = message_from_string(mail.message, policy=_POLICY)
                         send(message, _stored_recipient(mail.recipient))
-                    except (OSError, smtplib.SMTPServerDisconnected) as error:
-                        broken += 1
-                        outcomes.append((mail, f"{type(error).__name__}: {error}"))
-                    except (smtplib.SMTPException, ValueError) as error:  # ValueError: encoding
+                    except _REFUSALS as refused:
                         broken = 0
-                        outcomes.append((mail, f"{type(error).__name__}: {error}"))
+                        error = f"{type(refused).__name__}: {refused}"
+                    except (OSError, smtplib.SMTPException) as failure:
+                        # Every smtplib error is an OSError; what is left are connection
+                        # failures (refused, dropped, timed out, no greeting).
+                        broken += 1
+                        error = unreachable = f"{type(failure).__name__}: {failure}"
+                    except ValueError as unencodable:
+                        broken = 0
+                        error = f"{type(unencodable).__name__}: {unencodable}"
                     else:
                         broken = 0
-                        outcomes.append((mail, None))
+                        sent += 1
+                    last = (attempt, error)
         except (OSError, smtplib.SMTPException) as error:
             # Closing the session failed after the messages went: what was sent stays sent.
             log.warning("Mail session did not close cleanly: %s", error)
-        return outcomes
+        finally:
+            self._end_group(last, later, unreachable, released, now)
+        return sent
 
-    def _record(self, outcomes: list[tuple[_Claimed, str | None]], now: datetime) -> None:
-        """Every outcome of a batch, in one transaction: sent, or its next attempt."""
+    def _begin_attempt(
+        self, mail: _Claimed, last: tuple[_Attempt, str | None] | None, now: datetime
+    ) -> _Attempt | None:
+        """In one transaction: record ``last`` (the outcome of the message sent before on
+        this connection), then count an attempt of ``mail`` and mark it sending, if this
+        worker still holds its lease; None when it does not (nothing is to be sent). The
+        attempt's lease runs from the clock, not from the pass (which may be long begun)."""
+        lease = max(now, self._clock()) + CLAIM_LEASE
         with self._db.write() as session:
-            for mail, error in outcomes:
-                attempts = mail.attempts + 1
-                if error is None:
-                    values: dict[str, Any] = {
-                        "sent_at": now,
-                        "next_attempt_at": None,
-                        "claimed_until": None,
-                        "attempts": attempts,
-                        "last_error": None,
-                    }
-                    log.info("Mail %s (%s) sent", mail.id, mail.kind)
-                else:
-                    values = {
-                        "attempts": attempts,
-                        "next_attempt_at": self._next_attempt(mail, attempts, now, error),
-                        "claimed_until": None,
-                        "last_error": error[:2000],
-                    }
-                session.execute(
-                    update(OutgoingMail).where(OutgoingMail.id == mail.id).values(**values)
+            if last is not None:
+                self._record(session, *last, now)
+            attempts = session.scalar(
+                update(OutgoingMail)
+                .where(
+                    OutgoingMail.id == mail.id,
+                    OutgoingMail.claimed_until == mail.lease,
+                    OutgoingMail.sent_at.is_(None),
+                    OutgoingMail.next_attempt_at.is_not(None),
                 )
+                .values(
+                    attempts=OutgoingMail.attempts + 1, next_attempt_at=None, claimed_until=lease
+                )
+                .returning(OutgoingMail.attempts)
+            )
+        return None if attempts is None else _Attempt(mail, attempts, lease)
+
+    def _end_group(
+        self,
+        last: tuple[_Attempt, str | None] | None,
+        later: list[_Claimed],
+        unreachable: str,
+        released: list[_Claimed],
+        now: datetime,
+    ) -> None:
+        """In one transaction: the outcome of the group's last message; the messages left
+        for later because the server is unreachable (their next attempt, not counted as
+        tried); the messages let go because the worker stops (due again for any worker)."""
+        if last is None and not later and not released:
+            return
+        with self._db.write() as session:
+            if last is not None:
+                self._record(session, *last, now)
+            for mail in later:
+                next_attempt = now + _retry_pause(max(mail.attempts, 1))
+                session.execute(
+                    update(OutgoingMail)
+                    .where(OutgoingMail.id == mail.id, OutgoingMail.claimed_until == mail.lease)
+                    .values(
+                        next_attempt_at=next_attempt,
+                        claimed_until=None,
+                        last_error=f"Not tried: {unreachable}"[:2000],
+                    )
+                )
+            for mail in released:
+                session.execute(
+                    update(OutgoingMail)
+                    .where(OutgoingMail.id == mail.id, OutgoingMail.claimed_until == mail.lease)
+                    .values(claimed_until=None)
+                )
+
+    @staticmethod
+    def _record(session: Session, attempt: _Attempt, error: str | None, now: datetime) -> None:
+        """One attempt's outcome: sent, or its next attempt (none after ``MAX_ATTEMPTS``).
+        Guarded by the attempt's lease: a message requeued meanwhile is left as it is."""
+        mail = attempt.mail
+        if error is None:
+            values: dict[str, Any] = {"sent_at": now, "claimed_until": None, "last_error": None}
+            log.info("Mail %s (%s) sent", mail.id, mail.kind)
+        else:
+            values = {
+                "next_attempt_at": Outbox._next_attempt(mail, attempt.attempts, now, error),
+                "claimed_until": None,
+                "last_error": error[:2000],
+            }
+        session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == mail.id, OutgoingMail.claimed_until == attempt.lease)
+            .values(**values)
+        )
 
     @staticmethod
     def _next_attempt(mail: _Claimed, attempts: int, now: datetime, error: str) -> datetime | None:
@@ -682,7 +859,7 @@ class Outbox:
                 "Mail %s (%s) given up after %d attempts: %s", mail.id, mail.kind, attempts, error
             )
             return None
-        next_attempt = now + RETRY_PAUSES[min(attempts, len(RETRY_PAUSES)) - 1]
+        next_attempt = now + _retry_pause(attempts)
         log.warning(
             "Mail %s (%s) not sent (attempt %d), retrying at %s: %s",
             mail.id,
@@ -714,6 +891,18 @@ class Outbox:
                 continue
             self._wakeup.wait(WORKER_POLL_SECONDS)
         self._close_transport()
+
+
+def _retry_pause(attempts: int) -> timedelta:
+    """The pause after the ``attempts``-th failed attempt (the last pause repeats)."""
+    return RETRY_PAUSES[min(attempts, len(RETRY_PAUSES)) - 1]
+
+
+def _header(stored: str, name: str) -> str:
+    """The value of header ``name`` of a stored message ("?" when it has none)."""
+    head = stored.split("\n\n", 1)[0]
+    value = message_from_string(head + "\n\n", policy=_POLICY)[name]
+    return str(value) if value else "?"
 
 
 class MailService:
