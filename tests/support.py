@@ -84,19 +84,30 @@ class Inbox(list[bytes]):
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[Inbox]:
-    """A mail server on ``port`` while the block runs; yields the messages it receives."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), _SmtpHandler)
+def tcp_server(
+    port: int, handler: type[socketserver.BaseRequestHandler], **attributes: object
+) -> Iterator[socketserver.ThreadingTCPServer]:
+    """A threaded loopback server on ``port`` while the block runs, with ``attributes`` set
+    on it for its handlers to share."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
     # A client that keeps its connection open (the outbox's delivery thread does, between
     # batches) must not hold the server's shutdown: handler threads are not waited for.
     server.daemon_threads = True
     server.block_on_close = False
-    server.received = Inbox()  # type: ignore[attr-defined]
+    for name, value in attributes.items():
+        setattr(server, name, value)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.received  # type: ignore[attr-defined]
+        yield server
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def smtp_server(port: int) -> Iterator[Inbox]:
+    """A mail server on ``port`` while the block runs; yields the messages it receives."""
+    with tcp_server(port, _SmtpHandler, received=Inbox()) as server:
+        yield server.received  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ import pytest
 from assess_helpers import ACHIEVEMENT, Account, make_account
 from flask import Flask
 from sqlalchemy import func, select, update
-from support import ROOT, free_port, smtp_server
+from support import ROOT, free_port, smtp_server, tcp_server
 
 from issuer import bulk
 from issuer.mail import AWARD_NOTICE, DELIVERY_BATCH, UNCERTAIN, MailSettings, Outbox, SmtpTransport
@@ -219,19 +219,8 @@ class _Refusing(socketserver.StreamRequestHandler):
 
 @contextmanager
 def refusing_server(port: int, *, drop: bool) -> Iterator[collections.Counter[str]]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), _Refusing)
-    server.daemon_threads = True
-    server.block_on_close = False
-    server.asked = collections.Counter()  # type: ignore[attr-defined]
-    server.drop = drop  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with tcp_server(port, _Refusing, asked=collections.Counter(), drop=drop) as server:
         yield server.asked  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("drop", [False, True], ids=["refuses-recipients", "drops-connections"])
@@ -327,13 +316,9 @@ def test_a_message_whose_sender_is_killed_mid_send_is_not_sent_again(
     # Claimed in this order, over four connections: held and then behind on the first.
     recipients = ["held@example.org", "a@example.org", "b@example.org", "c@example.org"]
     queue(app, [*recipients, "behind@example.org"])
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", smtp_port), _Holding)
-    server.daemon_threads = True
-    server.block_on_close = False
-    server.received, server.holding, server.release = [], threading.Event(), threading.Event()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with tcp_server(
+        smtp_port, _Holding, received=[], holding=threading.Event(), release=threading.Event()
+    ) as server:
         with serving(app, tmp_path, "gunicorn", smtp_port=smtp_port, workers=1) as log:
             wait_for(server.holding.is_set, "the server to hold the message")  # type: ignore[attr-defined]
             kill(log)
@@ -353,10 +338,6 @@ def test_a_message_whose_sender_is_killed_mid_send_is_not_sent_again(
             assert max(ids.values()) == 1
             wait_for(lambda: "may or may not have been delivered" in log.read_text(), "the log")
             restarted_log = log.read_text()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
     held = outbox_rows(app)["held@example.org"]
     assert (held.sent_at, held.next_attempt_at, held.claimed_until) == (None, None, None)
     assert (held.attempts, held.last_error) == (1, UNCERTAIN)
