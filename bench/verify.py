@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -42,6 +44,20 @@ AWARD = {
 }
 
 
+def paired_ratio(
+    measured: Callable[[], object], bare: Callable[[], object], count: int, rounds: int = 7
+) -> tuple[float, float, float]:
+    """The median over ``rounds`` of (``measured`` per call / ``bare`` per call), each round
+    timing both back to back, so that a machine whose speed drifts (it is shared) shifts
+    both sides of a ratio alike; with the median seconds per call of each."""
+    pairs = [(per_call(measured, count), per_call(bare, count)) for _ in range(rounds)]
+    return (
+        statistics.median(full / floor for full, floor in pairs),
+        statistics.median(full for full, _ in pairs),
+        statistics.median(floor for _, floor in pairs),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
@@ -65,18 +81,33 @@ def main() -> None:
         jwt_key = ring.signing_key(arguments.jwt_algorithm)
         message = b"x" * 64
         ed_signature = eddsa.private_key.sign(message)
+        # The token's own signed part (header.payload, some 16 kB): its signature check
+        # also hashes those bytes, which the 64-byte bare check does not.
+        signed_part = issued.jwt.rsplit(".", 1)[0].encode("ascii")
         if arguments.jwt_algorithm == "RS256":
             jwt_signature = jwt_key.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+            signed_signature = jwt_key.private_key.sign(
+                signed_part, padding.PKCS1v15(), hashes.SHA256()
+            )
 
             def bare_jwt() -> None:
                 jwt_key.public_key.verify(
                     jwt_signature, message, padding.PKCS1v15(), hashes.SHA256()
                 )
+
+            def bare_jwt_signed_part() -> None:
+                jwt_key.public_key.verify(
+                    signed_signature, signed_part, padding.PKCS1v15(), hashes.SHA256()
+                )
         else:
             jwt_signature = jwt_key.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+            signed_signature = jwt_key.private_key.sign(signed_part, ec.ECDSA(hashes.SHA256()))
 
             def bare_jwt() -> None:
                 jwt_key.public_key.verify(jwt_signature, message, ec.ECDSA(hashes.SHA256()))
+
+            def bare_jwt_signed_part() -> None:
+                jwt_key.public_key.verify(signed_signature, signed_part, ec.ECDSA(hashes.SHA256()))
 
         bare = {
             "Data Integrity": per_call(
@@ -93,9 +124,10 @@ def main() -> None:
         # The VC-JWT's securing alone (read the compact JWS, check the signature with the
         # issuer's key, the claims against the credential), without the other checks.
         jwt_public = next(key for key in ring.public_keys() if key.kid == jwt_key.kid)
-        jwt_proof = per_call(
-            lambda: vc_jwt.verify_vc_jwt(issued.jwt, lambda kid: jwt_public), count
+        jwt_proof_ratio, jwt_proof, jwt_proof_bare = paired_ratio(
+            lambda: vc_jwt.verify_vc_jwt(issued.jwt, lambda kid: jwt_public), bare_jwt, count
         )
+        signed_part_ratio, _, _ = paired_ratio(bare_jwt_signed_part, bare_jwt, count)
         status_list_alone = per_call(lambda: services.revocation.list_credential("1"), count)
         for form, (name, curve, digest) in ECDSA_VECTORS.items():
             credential = json.loads((VECTORS / name).read_text())
@@ -127,10 +159,14 @@ def main() -> None:
             f"  {form:<22} {1 / seconds:8.1f} verifications/s  ({seconds * 1000:6.2f} ms each; "
             f"bare signature check {bare[form] * 1e6:7.1f} µs, ratio {seconds / bare[form]:7.0f}x)"
         )
-    jwt_form = f"VC-JWT {arguments.jwt_algorithm}"
     print(
         f"  VC-JWT proof alone (vc_jwt.verify_vc_jwt): {jwt_proof * 1e6:.0f} µs, "
-        f"{jwt_proof / bare[jwt_form]:.1f}x the bare verify (target <= 2x)"
+        f"{jwt_proof_ratio:.2f}x the bare verify ({jwt_proof_bare * 1e6:.1f} µs; median of "
+        f"7 paired rounds; target <= 2x)"
+    )
+    print(
+        f"  (the bare verify over the token's own {len(signed_part)}-byte signed part: "
+        f"{signed_part_ratio:.2f}x the 64-byte one)"
     )
     print(f"  (reading our own signed status list: {status_list_alone * 1000:.2f} ms per call)")
 

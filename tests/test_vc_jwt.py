@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -27,8 +28,9 @@ from openbadgeslib.ob3.did import pem_for_kid
 from openbadgeslib.ob3.verifier import OB3Verifier
 
 from issuer import did, keyring
-from issuer.errors import ProofError
-from issuer.proofs.vc_jwt import MAX_TOKEN_BYTES, sign_vc_jwt, verify_vc_jwt
+from issuer.errors import KeyringError, ProofError
+from issuer.proofs import vc_jwt
+from issuer.proofs.vc_jwt import MAX_TOKEN_BYTES, read_unverified, sign_vc_jwt, verify_vc_jwt
 
 PASSPHRASE = b"vc-jwt test passphrase"
 ISSUER_DID = "did:web:127.0.0.1%3A5000"
@@ -600,3 +602,122 @@ def test_an_ec_key_of_another_curve_than_its_algorithm_is_key_invalid(
     with pytest.raises(ProofError) as raised:
         verify_vc_jwt(token, lambda kid: published, now=NOW)
     assert raised.value.code == "jwt_key_invalid"
+
+
+# What the strict reader made of a token's signed part (header.payload) is remembered by
+# its digest, and a token whose signed part was read before skips reading it again
+# (vc_jwt._Jws). The tests below feed tampered tokens through that path.
+
+
+def _remembered(token: str) -> bool:
+    signed = token.strip().rsplit(".", 1)[0].encode("ascii")
+    return vc_jwt._STRICTLY_READ.get(hashlib.sha256(signed).digest()) is not None
+
+
+@pytest.mark.parametrize(
+    ("build", "code"),
+    [(build, code) for _, build, code in ATTACKS],
+    ids=[name for name, _, _ in ATTACKS],
+)
+def test_verification_refuses_alike_when_the_signed_part_was_read_before(
+    ring: keyring.Keyring, foreign_ring: keyring.Keyring, build: Callable[[Rings], str], code: str
+) -> None:
+    token = build(Rings(ring, foreign_ring))
+    # The verification service reads a token unverified before it verifies it: a tampered
+    # payload that reads as JSON is remembered as read, never as verified.
+    with contextlib.suppress(ProofError):
+        read_unverified(token)
+    for _ in range(2):
+        with pytest.raises(ProofError) as raised:
+            verify(token, ring)
+        assert raised.value.code == code
+
+
+@pytest.mark.parametrize("alg", keyring.ALGORITHMS)
+def test_a_remembered_signed_part_needs_its_own_good_signature(
+    ring: keyring.Keyring, foreign_ring: keyring.Keyring, alg: str
+) -> None:
+    token = sign_vc_jwt(make_credential(), ring.signing_key(alg))
+    verify(token, ring)
+    assert _remembered(token)
+    head, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    flipped = bytes([raw[0] ^ 1]) + raw[1:]
+    # The same signed part signed by another issuer's key of the same algorithm.
+    foreign = raw_sign(foreign_ring.signing_key(alg).private_key, alg, f"{head}.{payload}".encode())
+    cases = {
+        "a bit flipped": (f"{head}.{payload}.{b64url(flipped)}", "jwt_bad_signature"),
+        "another key's signature": (f"{head}.{payload}.{b64url(foreign)}", "jwt_bad_signature"),
+        "no signature": (f"{head}.{payload}.", "jwt_bad_signature"),
+        "cut short": (f"{head}.{payload}.{signature[:-4]}", "jwt_bad_signature"),
+        "padded": (f"{token}==", "jwt_malformed"),
+        "standard base64": (f"{token[:-1]}+", "jwt_malformed"),
+        "a fourth segment": (f"{token}.{signature}", "jwt_malformed"),
+        "no signature segment": (f"{head}.{payload}", "jwt_malformed"),
+        "a space inside": (f"{head}.{payload}.{signature[:5]} {signature[5:]}", "jwt_malformed"),
+        "a non-ASCII letter": (f"{head}.{payload}.{signature[:-1]}é", "jwt_malformed"),
+    }
+    for name, (forged, code) in cases.items():
+        with pytest.raises(ProofError) as raised:
+            verify(forged, ring)
+        assert raised.value.code == code, name
+    assert verify(token, ring)["id"] == make_credential()["id"]
+
+
+def test_a_non_ascii_letter_in_the_signed_part_is_malformed(ring: keyring.Keyring) -> None:
+    token = sign_vc_jwt(make_credential(), ring.signing_key("EdDSA"))
+    head, payload, signature = token.split(".")
+    for forged in (f"{head}é.{payload}.{signature}", f"{head}.{payload[:-1]}é.{signature}"):
+        for _ in range(2):
+            with pytest.raises(ProofError) as raised:
+                verify(forged, ring)
+            assert raised.value.code == "jwt_malformed"
+
+
+def test_a_remembered_token_meets_the_clock_and_the_key_anew(
+    ring: keyring.Keyring, foreign_ring: keyring.Keyring
+) -> None:
+    token = sign_vc_jwt(
+        make_credential(validUntil="2025-06-01T12:00:00Z"), ring.signing_key("RS256")
+    )
+    verify(token, ring)
+    assert _remembered(token)
+    with pytest.raises(ProofError, match="jwt_expired"):
+        verify(token, ring, now=NOW + timedelta(hours=1))
+
+    def withdrawn(kid: str) -> Any:
+        raise KeyringError("unknown_key", f"No key {kid}.")
+
+    with pytest.raises(ProofError) as raised:
+        verify_vc_jwt(token, withdrawn, now=NOW)
+    assert raised.value.code == "unknown_key"
+    other = foreign_ring.signing_key("RS256")
+
+    @dataclass
+    class Published:
+        kid: str
+        alg: str
+        public_key: Any
+
+    with pytest.raises(ProofError) as raised:
+        verify_vc_jwt(token, lambda kid: Published(kid, "RS256", other.public_key), now=NOW)
+    assert raised.value.code == "jwt_bad_signature"
+    with pytest.raises(ProofError) as raised:
+        verify_vc_jwt(token, lambda kid: Published(kid, "ES256", other.public_key), now=NOW)
+    assert raised.value.code == "jwt_key_invalid"
+
+
+def test_each_reader_gets_a_credential_of_its_own(ring: keyring.Keyring) -> None:
+    token = sign_vc_jwt(make_credential(), ring.signing_key("ES256"))
+    first = verify(token, ring)
+    first["credentialSubject"]["achievement"]["name"] = "Changed by a caller"
+    first["type"].append("Changed")
+    header, unverified = read_unverified(token)
+    header["alg"] = "none"
+    unverified["issuer"]["id"] = FOREIGN_DID
+    expected = {name: value for name, value in make_credential().items() if name != "proof"}
+    assert verify(token, ring) == expected
+    assert read_unverified(token) == (
+        {"alg": "ES256", "kid": ring.signing_key("ES256").kid, "typ": "JWT"},
+        expected,
+    )

@@ -15,9 +15,11 @@ import base64
 import binascii
 import hashlib
 import json
+import marshal
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +27,7 @@ import jwt
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from issuer import strict_json
 from issuer.caching import BoundedCache
@@ -50,6 +52,7 @@ OTHER_CLAIMS = ("iat", "aud")
 JWK_HEADER_MEMBER = "jwk"
 
 _COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 
 # Each algorithm and the key type that may verify it; the resolver's answer must agree.
 _KEY_TYPES: dict[str, type] = {
@@ -62,8 +65,11 @@ _KEY_TYPES: dict[str, type] = {
 # Short RSA keys are an error, not a warning (as PyJWT's enforce_minimum_key_length).
 _JWS = jwt.PyJWS(options={"enforce_minimum_key_length": True})
 MIN_RSA_BITS = 2048
-# Digests of JSON segments the strict reader accepted (_parse_json), per process.
-_STRICTLY_READ: BoundedCache[bytes, bool] = BoundedCache(4096)
+# What the strict reader made of the signed part (header.payload) of tokens it accepted,
+# by the SHA-256 of those bytes, per process (_Jws). Only payloads up to
+# REMEMBERED_PAYLOAD_BYTES are kept, so the memory stays under about 16 MiB.
+_STRICTLY_READ: BoundedCache[bytes, _ReadSegments] = BoundedCache(256)
+REMEMBERED_PAYLOAD_BYTES = 64 * 1024
 # Each ECDSA algorithm's curve and hash (RFC 7518 §3.4).
 _EC_ALGORITHMS: dict[str, tuple[type[ec.EllipticCurve], type[hashes.HashAlgorithm]]] = {
     "ES256": (ec.SECP256R1, hashes.SHA256),
@@ -132,12 +138,8 @@ def verify_vc_jwt(
     ``jwt_expired`` or ``jwt_not_yet_valid``. The last two are raised only after the
     signature verified, and carry the credential in ``details["credential"]``.
     """
-    if not isinstance(token, str):
-        raise ProofError("jwt_malformed", "A VC-JWT is a string.")
-    if len(token) > MAX_TOKEN_BYTES:
-        raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
-    token = token.strip()
-    header = _unverified_header(token, allow_jwk=resolve_jwk is not None)
+    jws = _Jws.read(token)
+    header = _checked_header(jws.header(), allow_jwk=resolve_jwk is not None)
     if JWK_HEADER_MEMBER in header and resolve_jwk is not None:
         key = _resolve_header_jwk(header[JWK_HEADER_MEMBER], header.get("kid"), resolve_jwk)
     else:
@@ -146,7 +148,8 @@ def verify_vc_jwt(
         raise ProofError(
             "jwt_alg_not_allowed", f"The key {key.kid} signs with {key.alg}, not {header['alg']}."
         )
-    payload = _verified_payload(token, key)
+    _verify_signature(key, jws)
+    payload = jws.payload()
     credential = credential_of_payload(payload)
     optional = REGISTERED_CLAIMS if claims_optional else ("sub",) if allow_missing_sub else ()
     _check_claims(payload, credential, _owner(key), allow_missing=optional)
@@ -160,16 +163,9 @@ def read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     For showing what a token claims before (or although) it verifies; never trust it.
     Raises ProofError ``jwt_too_large`` or ``jwt_malformed``.
     """
-    if not isinstance(token, str):
-        raise ProofError("jwt_malformed", "A VC-JWT is a string.")
-    if len(token) > MAX_TOKEN_BYTES:
-        raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
-    match = _COMPACT_JWS.fullmatch(token.strip())
-    if match is None:
-        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
-    header = _parse_json(_base64url_decode(match.group(1)), "header")
-    payload = _parse_json(_base64url_decode(match.group(2)), "payload")
-    return header, credential_of_payload(payload)
+    jws = _Jws.read(token)
+    header = jws.header()
+    return header, credential_of_payload(jws.payload())
 
 
 def read_header(token: str) -> dict[str, Any]:
@@ -177,14 +173,7 @@ def read_header(token: str) -> dict[str, Any]:
 
     Raises ProofError ``jwt_too_large`` or ``jwt_malformed``, as ``read_unverified``.
     """
-    if not isinstance(token, str):
-        raise ProofError("jwt_malformed", "A VC-JWT is a string.")
-    if len(token) > MAX_TOKEN_BYTES:
-        raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
-    match = _COMPACT_JWS.fullmatch(token.strip())
-    if match is None:
-        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
-    return _parse_json(_base64url_decode(match.group(1)), "header")
+    return _Jws.read(token).header()
 
 
 def credential_of_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -199,11 +188,99 @@ def credential_of_payload(payload: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in payload.items() if name not in dropped}
 
 
-def _unverified_header(token: str, *, allow_jwk: bool = False) -> dict[str, Any]:
-    match = _COMPACT_JWS.fullmatch(token)
-    if match is None:
-        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
-    header = _parse_json(_base64url_decode(match.group(1)), "header")
+@dataclass(frozen=True)
+class _ReadSegments:
+    """The header and payload the strict reader made of one signed part, as marshal bytes
+    of those JSON values: each reader gets a copy of its own (faster to make than reading
+    the JSON again), so nobody can change what the next reader gets."""
+
+    header: bytes
+    payload: bytes
+
+
+class _Jws:
+    """A compact JWS read strictly: three base64url segments (no padding, no other
+    character), header and payload JSON objects read by ``issuer.strict_json``.
+
+    The signed part (``header.payload`` as sent) is hashed once, with SHA-256: the digest
+    is what RS256 and ES256 sign (``_verify_signature`` gives it to the key prehashed), and
+    it finds what the strict reader made of the same bytes before (``_STRICTLY_READ``).
+    Those bytes once matched the segment rules and read as that header and payload, so only
+    the signature segment is matched again. The payload is read only when asked for,
+    which ``verify_vc_jwt`` does after the signature verified.
+    """
+
+    __slots__ = ("_end", "_header", "_header_bytes", "_known", "_token", "digest", "signed")
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        # The signed part ends at the second dot; the signature segment follows it.
+        self._end = token.find(".", token.find(".") + 1)
+        if self._end < 0:
+            raise _not_compact()
+        try:
+            self.signed = token[: self._end].encode("ascii")
+        except UnicodeEncodeError:
+            raise _not_compact() from None
+        self.digest = hashlib.sha256(self.signed).digest()
+        self._known = _STRICTLY_READ.get(self.digest)
+        if self._known is None:
+            if _COMPACT_JWS.fullmatch(token) is None:
+                raise _not_compact()
+        elif _SEGMENT.fullmatch(token, self._end + 1) is None:
+            raise _not_compact()
+        self._header: dict[str, Any] | None = None
+        self._header_bytes = b""
+
+    @classmethod
+    def read(cls, token: Any) -> _Jws:
+        """Raises ProofError ``jwt_malformed`` or ``jwt_too_large``."""
+        if not isinstance(token, str):
+            raise ProofError("jwt_malformed", "A VC-JWT is a string.")
+        if len(token) > MAX_TOKEN_BYTES:
+            raise ProofError("jwt_too_large", f"The VC-JWT is over {MAX_TOKEN_BYTES} bytes.")
+        return cls(token.strip())
+
+    def header(self) -> dict[str, Any]:
+        """The header, read unverified. Raises ProofError ``jwt_malformed``."""
+        if self._known is not None:
+            return _copy(self._known.header)
+        if self._header is None:
+            segment = self._token[: self._token.find(".")]
+            self._header = _parse_json(_base64url_decode(segment), "header")
+            self._header_bytes = marshal.dumps(self._header)
+        return self._header
+
+    def payload(self) -> dict[str, Any]:
+        """The payload (trusted only once the signature verified). Raises ProofError
+        ``jwt_malformed``."""
+        if self._known is not None:
+            return _copy(self._known.payload)
+        self.header()
+        raw = _base64url_decode(self._token[self._token.find(".") + 1 : self._end])
+        payload = _parse_json(raw, "payload")
+        if len(raw) <= REMEMBERED_PAYLOAD_BYTES:
+            _STRICTLY_READ.put(
+                self.digest, _ReadSegments(self._header_bytes, marshal.dumps(payload))
+            )
+        return payload
+
+    def signature(self) -> bytes:
+        return _base64url_decode(self._token[self._end + 1 :])
+
+
+def _copy(json_value: bytes) -> dict[str, Any]:
+    # marshal.loads runs no code: these bytes are marshal.dumps of a JSON value this
+    # process read (dicts, lists, strings, numbers, booleans, None), never outside input.
+    value: dict[str, Any] = marshal.loads(json_value)  # noqa: S302
+    return value
+
+
+def _not_compact() -> ProofError:
+    return ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
+
+
+def _checked_header(header: dict[str, Any], *, allow_jwk: bool) -> dict[str, Any]:
     allowed = ALLOWED_HEADER_MEMBERS | {JWK_HEADER_MEMBER} if allow_jwk else ALLOWED_HEADER_MEMBERS
     extra = sorted(set(header) - allowed)
     if extra:
@@ -261,22 +338,13 @@ def _base64url_decode(segment: str) -> bytes:
 
 def _parse_json(raw: bytes, name: str) -> dict[str, Any]:
     # The strict reader refuses duplicate members, so that nobody can read another "alg"
-    # or "iss" in the same bytes than this module did. Bytes it once accepted read the same
-    # with Python's own parser (it is that parser, with refusals added), so a token read
-    # again (its payload is read unverified, then verified; a credential checked twice)
-    # is checked once: accepted payloads are remembered by digest.
-    digest = hashlib.sha256(raw).digest()
-    if _STRICTLY_READ.get(digest):
-        accepted: dict[str, Any] = json.loads(raw.decode("utf-8"))
-        return accepted
+    # or "iss" in the same bytes than this module did.
     try:
         value: dict[str, Any] = strict_json.parse(
             raw, max_bytes=MAX_TOKEN_BYTES, max_depth=MAX_JSON_DEPTH
         )
     except InvalidInput as error:
         raise ProofError("jwt_malformed", f"The JWT {name}: {error.message}") from None
-    if isinstance(value, dict):
-        _STRICTLY_READ.put(digest, True)
     return value
 
 
@@ -290,37 +358,26 @@ def _resolve(kid: str, resolve_key: Callable[[str], VerificationKey]) -> Verific
     return key
 
 
-def _verified_payload(token: str, key: VerificationKey) -> dict[str, Any]:
-    """The payload of ``token`` once its signature verifies with ``key`` (whose algorithm
-    the header was checked to name).
+def _verify_signature(key: VerificationKey, jws: _Jws) -> None:
+    """Check the signature of ``jws`` with ``key`` (whose algorithm the header was checked
+    to name). Raises ProofError ``jwt_bad_signature`` or ``jwt_key_invalid``.
 
-    A strict compact-JWS reader, in place of PyJWT's decode, which checked each character
-    of the token in Python: the three segments are base64url by ``_COMPACT_JWS`` (no
-    padding, no other character), the signature is over the first two as sent, and the
-    rules PyJWT applied are kept: an RSA key of fewer than ``MIN_RSA_BITS`` bits and an EC
-    key of another curve than its algorithm's are ``jwt_key_invalid``; an ECDSA signature
-    is the fixed-length ``r || s`` of RFC 7518, anything else does not match.
+    The rules of PyJWT's decode, which this replaced, are kept: an RSA key of fewer than
+    ``MIN_RSA_BITS`` bits and an EC key of another curve than its algorithm's are
+    ``jwt_key_invalid``; an ECDSA signature is the fixed-length ``r || s`` of RFC 7518,
+    anything else does not match.
     """
-    match = _COMPACT_JWS.fullmatch(token)
-    if match is None:
-        raise ProofError("jwt_malformed", "The VC-JWT is not a compact JWS (three segments).")
-    signing_input = token[: match.end(2)].encode("ascii")
-    _verify_signature(key, signing_input, _base64url_decode(match.group(3)))
-    return _parse_json(_base64url_decode(match.group(2)), "payload")
-
-
-def _verify_signature(key: VerificationKey, signing_input: bytes, signature: bytes) -> None:
-    """Raises ProofError ``jwt_bad_signature`` or ``jwt_key_invalid``."""
     public_key: Any = key.public_key
+    signature = jws.signature()
     try:
         if key.alg == "EdDSA":
-            public_key.verify(signature, signing_input)
+            public_key.verify(signature, jws.signed)
         elif key.alg == "RS256":
             if public_key.key_size < MIN_RSA_BITS:
                 raise ProofError(
                     "jwt_key_invalid", f"The key {key.kid} is shorter than {MIN_RSA_BITS} bits."
                 )
-            public_key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(signature, jws.digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
         else:
             curve, digest = _EC_ALGORITHMS[key.alg]
             if not isinstance(public_key.curve, curve):
@@ -333,7 +390,10 @@ def _verify_signature(key: VerificationKey, signing_input: bytes, signature: byt
             der = encode_dss_signature(
                 int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
             )
-            public_key.verify(der, signing_input, ec.ECDSA(digest()))
+            if digest is hashes.SHA256:
+                public_key.verify(der, jws.digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+            else:
+                public_key.verify(der, jws.signed, ec.ECDSA(digest()))
     except InvalidSignature:
         raise ProofError("jwt_bad_signature", "The VC-JWT signature does not match.") from None
 
