@@ -93,7 +93,7 @@ def main() -> None:
         ),
         "canonicalize + hash (RDFC-1.0, fast path)": per_call(
             lambda: data_integrity.signing_input(
-                unsigned, proof_options, engine=fast_canonical.fast_rdfc
+                unsigned, proof_options, canonicalizer=fast_canonical.canonicalize
             ),
             count,
         ),
@@ -120,18 +120,18 @@ def main() -> None:
     created = datetime.now(UTC)
     add_proof = {
         engine_name: per_call(
-            lambda engine=engine: data_integrity.add_proof(
+            lambda canonicalizer=canonicalizer: data_integrity.add_proof(
                 unsigned,
                 private_key=eddsa.private_key,
                 verification_method=eddsa.kid,
                 created=created,
-                engine=engine,
+                canonicalizer=canonicalizer,
             ),
             count,
         )
-        for engine_name, engine in (
-            ("fast path", fast_canonical.fast_rdfc),
-            ("pyld", data_integrity.pyld_rdfc),
+        for engine_name, canonicalizer in (
+            ("fast path", fast_canonical.canonicalize),
+            ("pyld", data_integrity.canonicalize),
         )
     }
     numbers = iter(range(10**9))

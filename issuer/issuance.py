@@ -106,9 +106,6 @@ class SignedAward:
             "page_hidden": False,
         }
 
-    def record(self) -> IssuedCredential:
-        return IssuedCredential(**self.row())
-
     def issued(self) -> IssuedAward:
         prepared = self.prepared
         return IssuedAward(
@@ -212,7 +209,6 @@ class IssuanceService:
                 with self._db.write() as session:
                     issued = self.store(session, signed)
                     if store_with is not None:
-                        session.flush()
                         store_with(session, issued)
             except StatusEntryTaken:
                 # Another process stored this entry between our read and our write.
@@ -298,7 +294,7 @@ class IssuanceService:
             private_key=data_integrity_key.private_key,
             verification_method=data_integrity_key.kid,
             created=self._clock(),
-            engine=fast_canonical.fast_rdfc,
+            canonicalizer=fast_canonical.canonicalize,
         )
         return SignedAward(
             prepared=prepared,
@@ -334,11 +330,10 @@ class IssuanceService:
         """
         prepared = signed.prepared
         self._status.claim(session, signed.reservation, prepared.id)
-        session.add(signed.record())
+        session.execute(insert(IssuedCredential).values(signed.row()))
         if prepared.idempotency_key is not None:
-            session.flush()
-            session.add(
-                IdempotencyKey(
+            session.execute(
+                insert(IdempotencyKey).values(
                     assessor_id=prepared.assessor_id,
                     key=prepared.idempotency_key,
                     request_sha256=prepared.request_sha256,

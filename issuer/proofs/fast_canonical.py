@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import secrets
 import threading
@@ -59,11 +60,16 @@ XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 SKELETON_CACHE_SIZE = 256
 CANONICAL_PREFIX = "_:c14n"
+_HASH_FUNCTIONS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
 # Leaf forms (the marker a skeleton holds in place of a value).
 LITERAL, HTTP_IRI, UUID_URN = "literal", "http", "urn"
-_HTTP_IRI = re.compile(r"https?://[^\s<>\"{}|\\^`\x00-\x1f\x7f]*")
-_UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# One match tells the form: group 1 an http(s) IRI, group 2 a UUID URN.
+_IRI_FORMS = re.compile(
+    r"(https?://[^\s<>\"{}|\\^`\x00-\x1f\x7f]*)"
+    r"|(urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+_ESCAPED = re.compile(r'[\\\t\n\r"]')
 _KEYWORDS = frozenset(
     {
         "@base",
@@ -91,40 +97,108 @@ _KEYWORDS = frozenset(
         "@vocab",
     }
 )
-# The marker's key cannot occur in a document canonicalize accepts (no C0 in keys).
-_MARKER_KEY = "\x00"
+
+
+class _Tag:
+    """A marker in a skeleton: a replaceable leaf of one form, or the kind of a node. No
+    JSON value is one, so no document can fake one."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+# A skeleton is hashable, so that it is its own cache key: a kept string as itself, null
+# as None, a replaceable leaf as the tag of its form, an object as (_OBJECT, (key, child),
+# ...), an array as (_ARRAY, child, ...), and a number or boolean as (_NUMBER, its JSON
+# text), so that 1, 1.0, -0.0 and true stay apart.
+_SLOT_TAGS = {form: _Tag(form) for form in (LITERAL, HTTP_IRI, UUID_URN)}
+_OBJECT, _ARRAY, _NUMBER = _Tag("object"), _Tag("array"), _Tag("number")
+Skeleton = Any
 
 # A compiled term: (_FIXED, text) rendered N-Quads text; (_BLANK, index); (_SLOT, index, suffix)
 # where suffix is None for an IRI and the literal's ``"…"`` tail (datatype or language) else.
 _FIXED, _BLANK, _SLOT = 0, 1, 2
 Term = tuple[Any, ...]
+# A filled triple: subject and object as N-Quads text, or a blank node as ``~n``.
+Triple = tuple[str | int, str, str | int]
 
 
 @dataclass(frozen=True)
 class CompiledSkeleton:
-    """A skeleton's RDF: triples of compiled terms, the blank node count, the slot forms."""
+    """A skeleton's RDF, ready to fill in.
 
-    triples: tuple[tuple[Term, str, Term], ...]
+    ``triples`` hold, as subject and object, a blank node ``n`` as ``~n`` (a negative
+    number) or an index into the term table of one document: the ``fixed`` N-Quads texts
+    first, then one text per ``slot_terms`` entry (a slot and its literal suffix, None for
+    an IRI), rendered once per document however many triples share it. ``slots`` are the
+    leaf forms of the values, in document order. ``first_degree`` holds, per blank node,
+    its Hash First Degree Quads lines as (prefix, term, suffix), term -1 for a line that
+    is all prefix: valid while no two triples of a document come out equal.
+    """
+
+    triples: tuple[tuple[int, str, int], ...]
+    fixed: tuple[str, ...]
+    slot_terms: tuple[tuple[int, str | None], ...]
     blank_nodes: int
     slots: tuple[str, ...]
+    first_degree: tuple[tuple[tuple[str, int, str], ...], ...]
+
+    @classmethod
+    def of(
+        cls, triples: list[tuple[Term, str, Term]], blank_nodes: int, slots: list[str]
+    ) -> CompiledSkeleton:
+        """Number the distinct terms of ``triples`` (compiled terms)."""
+        fixed: dict[str, int] = {}
+        slot_terms: dict[tuple[int, str | None], int] = {}
+        for subject, _, object_ in triples:
+            for term in (subject, object_):
+                if term[0] == _FIXED:
+                    fixed.setdefault(term[1], len(fixed))
+                elif term[0] == _SLOT:
+                    slot_terms.setdefault((term[1], term[2]), len(slot_terms))
+
+        def ref(term: Term) -> int:
+            if term[0] == _BLANK:
+                return ~int(term[1])
+            if term[0] == _FIXED:
+                return fixed[term[1]]
+            return len(fixed) + slot_terms[(term[1], term[2])]
+
+        numbered = tuple(
+            (ref(subject), predicate, ref(object_)) for subject, predicate, object_ in triples
+        )
+        texts = list(fixed)
+        return cls(
+            numbered,
+            tuple(fixed),
+            tuple(slot_terms),
+            blank_nodes,
+            tuple(slots),
+            tuple(_first_degree_lines(numbered, ~node, texts) for node in range(blank_nodes)),
+        )
 
 
 class _SkeletonCache:
-    """Compiled skeletons by their JSON, LRU-bounded; ``None`` marks a refused skeleton."""
+    """Compiled skeletons by skeleton, LRU-bounded; ``None`` marks a refused skeleton."""
 
     def __init__(self, maxsize: int) -> None:
         self._maxsize = maxsize
-        self._entries: OrderedDict[str, CompiledSkeleton | None] = OrderedDict()
+        self._entries: OrderedDict[Skeleton, CompiledSkeleton | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[bool, CompiledSkeleton | None]:
+    def get(self, key: Skeleton) -> tuple[bool, CompiledSkeleton | None]:
         with self._lock:
             if key not in self._entries:
                 return False, None
             self._entries.move_to_end(key)
             return True, self._entries[key]
 
-    def put(self, key: str, compiled: CompiledSkeleton | None) -> None:
+    def put(self, key: Skeleton, compiled: CompiledSkeleton | None) -> None:
         with self._lock:
             self._entries[key] = compiled
             self._entries.move_to_end(key)
@@ -135,67 +209,103 @@ class _SkeletonCache:
 _skeletons = _SkeletonCache(SKELETON_CACHE_SIZE)
 
 
-def fast_rdfc(document: dict[str, Any], *, hash_algorithm: str = "sha256") -> str:
-    """RDFC-1.0 N-Quads of ``document``, the same as ``data_integrity.pyld_rdfc`` gives.
+def canonicalize(document: dict[str, Any], *, hash_algorithm: str = "sha256") -> str:
+    """RDFC-1.0 N-Quads of ``document``: what ``data_integrity.canonicalize`` gives with
+    ``pyld_rdfc``, the same N-Quads or the same refusal.
 
-    Meant to be called through ``data_integrity.canonicalize(document, engine=fast_rdfc)``,
-    which refuses unfit input first.
+    A document that fits a compiled skeleton needs only its values checked here: the
+    skeleton (every key, every value kept in it, the counts of objects and list values)
+    passed ``data_integrity.refuse_unfit_input`` when it was compiled, and an IRI value
+    takes a slot only in a form that passes the IRI checks; so only a literal value can
+    still hold a refused control character. Every other document, and one whose values
+    do not pass, goes through ``data_integrity.canonicalize`` itself, errors and all.
 
     Raises:
-        CanonicalizationError: as ``data_integrity.pyld_rdfc`` (on every document the fast
-            path does not handle, it is ``pyld_rdfc`` that runs).
+        CanonicalizationError: as ``data_integrity.canonicalize``.
     """
     split = split_document(document)
-    if split is None:
-        return data_integrity.pyld_rdfc(document, hash_algorithm=hash_algorithm)
-    skeleton, values = split
-    compiled = compiled_skeleton(skeleton)
-    if compiled is None:
-        return data_integrity.pyld_rdfc(document, hash_algorithm=hash_algorithm)
-    return canonical_nquads(compiled, values, hash_algorithm)
+    if split is not None:
+        skeleton, values = split
+        compiled = compiled_skeleton(skeleton)
+        if (
+            compiled is not None
+            and data_integrity.CONTROL_CHARACTER_IN_VALUE.search("\n".join(values)) is None
+        ):
+            return canonical_nquads(compiled, values, hash_algorithm)
+    engine = data_integrity.pyld_rdfc if hash_algorithm == "sha256" else _pyld_with(hash_algorithm)
+    return data_integrity.canonicalize(document, engine=engine)
 
 
-def fast_rdfc_sha384(document: dict[str, Any]) -> str:
-    """``fast_rdfc`` with SHA-384 as RDFC-1.0's hash. Raises as ``fast_rdfc``."""
-    return fast_rdfc(document, hash_algorithm="sha384")
+def canonicalize_sha384(document: dict[str, Any]) -> str:
+    """``canonicalize`` with SHA-384 as RDFC-1.0's hash. Raises as ``canonicalize``."""
+    return canonicalize(document, hash_algorithm="sha384")
 
 
-def split_document(document: dict[str, Any]) -> tuple[Any, list[str]] | None:
+def _pyld_with(hash_algorithm: str) -> data_integrity.RdfcEngine:
+    return functools.partial(data_integrity.pyld_rdfc, hash_algorithm=hash_algorithm)
+
+
+def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | None:
     """The document's skeleton and its replaceable values in document order, or None when
-    the fast path does not take the document: a ``@context`` other than pinned URLs at
-    the top, or a key that is the marker's (such documents go the reference way)."""
+    the fast path does not take the document: not plain JSON (a key that is not a string,
+    a number that is not finite, a value of another type), or a ``@context`` other than
+    pinned URLs at the top only (such documents go the reference way)."""
+    if not isinstance(document, dict):
+        return None
     context = document.get("@context")
     contexts = context if isinstance(context, list) else [context]
     if not all(isinstance(url, str) and url in ALLOWED_CONTEXTS for url in contexts):
         return None
     terms = pinned_terms()
+    fixed, iri_valued = terms.fixed, terms.iri_valued | data_integrity.ID_KEYS
     values: list[str] = []
 
-    def skeleton_of(node: Any, key: str) -> Any:
+    def skeleton_of(node: Any, key: str) -> Skeleton:
         if isinstance(node, str):
             form = leaf_form(node)
-            if form == LITERAL and key in terms.iri_valued:
+            if form == LITERAL and key in iri_valued:
                 # Another kind of IRI (a did:, a compact IRI): kept as it is.
                 return node
             values.append(node)
-            return {_MARKER_KEY: form}
+            return _SLOT_TAGS[form]
         if isinstance(node, dict):
-            if _MARKER_KEY in node or "@context" in node:
+            if "@context" in node:
                 raise _NotHandled
-            return {
-                child_key: (child if child_key in terms.fixed else skeleton_of(child, child_key))
-                for child_key, child in node.items()
-            }
+            children: list[Any] = [_OBJECT]
+            for child_key, child in node.items():
+                if type(child_key) is not str:
+                    raise _NotHandled
+                if child_key in fixed:
+                    children.append((child_key, _plain_skeleton(child)))
+                else:
+                    children.append((child_key, skeleton_of(child, child_key)))
+            return tuple(children)
         if isinstance(node, list):
-            return [skeleton_of(child, key) for child in node]
-        return node
+            return (_ARRAY, *(skeleton_of(child, key) for child in node))
+        return _plain_skeleton(node)
 
-    body = {key: value for key, value in document.items() if key != "@context"}
     try:
-        skeleton = skeleton_of(body, "")
-    except _NotHandled:
+        body = skeleton_of({k: v for k, v in document.items() if k != "@context"}, "")
+    except (_NotHandled, RecursionError):
         return None
-    return {"@context": context, **skeleton}, values
+    return (_OBJECT, ("@context", _plain_skeleton(context)), *body[1:]), values
+
+
+def _plain_skeleton(value: Any) -> Skeleton:
+    """The skeleton of a value kept whole. Raises _NotHandled unless it is plain JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _NotHandled
+        return (_NUMBER, json.dumps(value))
+    if isinstance(value, list):
+        return (_ARRAY, *(_plain_skeleton(child) for child in value))
+    if isinstance(value, dict):
+        if not all(type(key) is str for key in value):
+            raise _NotHandled
+        return (_OBJECT, *((key, _plain_skeleton(child)) for key, child in value.items()))
+    raise _NotHandled
 
 
 @dataclass(frozen=True)
@@ -245,40 +355,41 @@ class _NotHandled(Exception):
 
 def leaf_form(value: str) -> str:
     """Which sentinel stands for ``value``: an IRI pyld leaves unchanged, or any string."""
-    if _HTTP_IRI.fullmatch(value):
-        return HTTP_IRI
-    if _UUID_URN.fullmatch(value):
-        return UUID_URN
-    return LITERAL
+    found = _IRI_FORMS.fullmatch(value)
+    if found is None:
+        return LITERAL
+    return HTTP_IRI if found.lastindex == 1 else UUID_URN
 
 
-def compiled_skeleton(skeleton: Any) -> CompiledSkeleton | None:
+def compiled_skeleton(skeleton: Skeleton) -> CompiledSkeleton | None:
     """The compiled form of ``skeleton``, from the cache or compiled now (None: refused)."""
-    key = json.dumps(skeleton, ensure_ascii=False, separators=(",", ":"))
-    found, compiled = _skeletons.get(key)
+    found, compiled = _skeletons.get(skeleton)
     if found:
         return compiled
     compiled = compile_skeleton(skeleton)
-    _skeletons.put(key, compiled)
+    _skeletons.put(skeleton, compiled)
     return compiled
 
 
-def compile_skeleton(skeleton: Any) -> CompiledSkeleton | None:
+def compile_skeleton(skeleton: Skeleton) -> CompiledSkeleton | None:
     """Run the reference path once on the skeleton filled with sentinels and read where
     each sentinel came out; None if pyld refuses it or any check of the module docstring
     fails."""
     nonce = secrets.token_hex(16)
     slots: list[str] = []
 
-    def fill(node: Any) -> Any:
-        if isinstance(node, dict):
-            if _MARKER_KEY in node:
-                slots.append(node[_MARKER_KEY])
-                return sentinel(nonce, len(slots) - 1, node[_MARKER_KEY])
-            return {key: fill(child) for key, child in node.items()}
-        if isinstance(node, list):
-            return [fill(child) for child in node]
-        return node
+    def fill(node: Skeleton) -> Any:
+        if isinstance(node, _Tag):
+            slots.append(node.name)
+            return sentinel(nonce, len(slots) - 1, node.name)
+        if not isinstance(node, tuple):
+            return node
+        kind, *children = node
+        if kind is _OBJECT:
+            return {key: fill(child) for key, child in children}
+        if kind is _ARRAY:
+            return [fill(child) for child in children]
+        return json.loads(children[0])
 
     filled = fill(skeleton)
     try:
@@ -308,7 +419,7 @@ def compile_skeleton(skeleton: Any) -> CompiledSkeleton | None:
         return None
     if not triples or len(seen) != len(slots):
         return None
-    return CompiledSkeleton(tuple(triples), len(blank_nodes), tuple(slots))
+    return CompiledSkeleton.of(triples, len(blank_nodes), slots)
 
 
 def sentinel(nonce: str, index: int, form: str) -> str:
@@ -359,6 +470,8 @@ def _compile_term(
 
 def escape_literal(value: str) -> str:
     """A literal's characters as pyld's ``serialize_nquad`` writes them."""
+    if _ESCAPED.search(value) is None:
+        return value
     return (
         value.replace("\\", "\\\\")
         .replace("\t", "\\t")
@@ -379,60 +492,102 @@ def canonical_nquads(compiled: CompiledSkeleton, values: list[str], hash_algorit
         raise CanonicalizationError(
             "canonicalization_failed", "The document does not fit its compiled skeleton."
         )
-    triples: dict[tuple[str | int, str, str | int], None] = {}
-    for subject, predicate, object_ in compiled.triples:
-        triples[(_render(subject, values), predicate, _render(object_, values))] = None
-    touching: list[list[tuple[str | int, str, str | int]]] = [
-        [] for _ in range(compiled.blank_nodes)
-    ]
-    for triple in triples:
-        head, _, tail = triple
-        if isinstance(head, int):
-            touching[head].append(triple)
-        if isinstance(tail, int) and tail != head:
-            touching[tail].append(triple)
-    by_hash: dict[str, int] = {}
-    for node, node_triples in enumerate(touching):
-        lines = sorted(
-            _line(triple, lambda other, node=node: "_:a" if other == node else "_:z")
-            for triple in node_triples
+    texts = list(compiled.fixed)
+    for slot, suffix in compiled.slot_terms:
+        value = values[slot]
+        texts.append(f"<{value}>" if suffix is None else f'"{escape_literal(value)}{suffix}')
+    # A set, as pyld's dataset is: equal values in two places make equal statements.
+    triples: dict[Triple, None] = dict.fromkeys(
+        (
+            texts[subject] if subject >= 0 else subject,
+            predicate,
+            texts[object_] if object_ >= 0 else object_,
         )
-        digest = hashlib.new(hash_algorithm, "".join(lines).encode("utf-8")).hexdigest()
+        for subject, predicate, object_ in compiled.triples
+    )
+    lines: list[str] = []
+    with_blank_nodes: list[Triple] = []
+    touching: list[list[Triple]] = [[] for _ in range(compiled.blank_nodes)]
+    for triple in triples:
+        head, predicate, tail = triple
+        if type(head) is str and type(tail) is str:
+            lines.append(f"{head} {predicate} {tail} .\n")
+            continue
+        with_blank_nodes.append(triple)
+        if type(head) is int:
+            touching[~head].append(triple)
+        if type(tail) is int and tail != head:
+            touching[~tail].append(triple)
+    hash_function = _HASH_FUNCTIONS.get(hash_algorithm) or functools.partial(
+        hashlib.new, hash_algorithm
+    )
+    by_hash: dict[str, int] = {}
+    for index, node_triples in enumerate(touching):
+        node = ~index
+        if len(triples) == len(compiled.triples):  # no two came out equal: the templates
+            first_degree = sorted(
+                prefix + texts[term] + suffix if term >= 0 else prefix
+                for prefix, term, suffix in compiled.first_degree[index]
+            )
+        else:
+            first_degree = sorted(
+                f"{_first_degree(head, node)} {predicate} {_first_degree(tail, node)} .\n"
+                for head, predicate, tail in node_triples
+            )
+        digest = hash_function("".join(first_degree).encode("utf-8")).hexdigest()
         if digest in by_hash:
             return data_integrity.canonicalize_dataset(
                 _pyld_dataset(triples), hash_algorithm=hash_algorithm
             )
         by_hash[digest] = node
-    labels = [""] * compiled.blank_nodes
-    for position, digest in enumerate(sorted(by_hash)):
-        labels[by_hash[digest]] = f"{CANONICAL_PREFIX}{position}"
-    return "".join(sorted(_line(triple, labels.__getitem__) for triple in triples))
+    labels = {
+        node: f"{CANONICAL_PREFIX}{position}"
+        for position, (_, node) in enumerate(sorted(by_hash.items()))
+    }
+    lines.extend(
+        f"{labels[head] if type(head) is int else head} {predicate} "
+        f"{labels[tail] if type(tail) is int else tail} .\n"
+        for head, predicate, tail in with_blank_nodes
+    )
+    lines.sort()
+    return "".join(lines)
 
 
-def _render(term: Term, values: list[str]) -> str | int:
-    """A term's N-Quads text, or its blank node index."""
-    kind = term[0]
-    if kind == _FIXED:
-        text: str = term[1]
-        return text
-    if kind == _BLANK:
-        index: int = term[1]
-        return index
-    value = values[term[1]]
-    suffix = term[2]
-    if suffix is None:
-        return f"<{value}>"
-    return '"' + escape_literal(value) + suffix
+def _first_degree_lines(
+    triples: tuple[tuple[int, str, int], ...], node: int, fixed: list[str]
+) -> tuple[tuple[str, int, str], ...]:
+    """The Hash First Degree Quads lines of blank node ``node`` (``~n``) as templates:
+    every part known when compiling is written out; only a slot's text is left as its
+    term number."""
+
+    def known(term: int) -> str | None:
+        if term < 0:
+            return "_:a" if term == node else "_:z"
+        return fixed[term] if term < len(fixed) else None
+
+    lines = []
+    for subject, predicate, object_ in triples:
+        if node not in (subject, object_):
+            continue
+        head, tail = known(subject), known(object_)
+        if head is None:  # the subject is a slot, so the object is this node
+            lines.append(("", subject, f" {predicate} {tail} .\n"))
+        elif tail is None:
+            lines.append((f"{head} {predicate} ", object_, " .\n"))
+        else:
+            lines.append((f"{head} {predicate} {tail} .\n", -1, ""))
+    return tuple(lines)
 
 
-def _line(triple: tuple[str | int, str, str | int], label: Any) -> str:
-    subject, predicate, object_ = triple
-    subject_text = label(subject) if type(subject) is int else subject
-    object_text = label(object_) if type(object_) is int else object_
-    return f"{subject_text} {predicate} {object_text} .\n"
+def _first_degree(term: str | int, node: int) -> str | int:
+    """A term as Hash First Degree Quads writes it for ``node``: ``_:a`` for the node,
+    ``_:z`` for every other blank node."""
+    if type(term) is int:
+        return "_:a" if term == node else "_:z"
+    return term
 
 
-def _pyld_dataset(triples: dict[tuple[str | int, str, str | int], None]) -> dict[str, Any]:
+def _pyld_dataset(triples: dict[Triple, None]) -> dict[str, Any]:
     """The filled triples in pyld's dataset shape, for pyld's URDNA2015."""
     return {
         "@default": [
@@ -448,7 +603,7 @@ def _pyld_dataset(triples: dict[tuple[str | int, str, str | int], None]) -> dict
 
 def _pyld_term(text: str | int) -> dict[str, Any]:
     if isinstance(text, int):
-        return {"type": "blank node", "value": f"_:b{text}"}
+        return {"type": "blank node", "value": f"_:b{~text}"}
     if text.startswith("<"):
         return {"type": "IRI", "value": text[1:-1]}
     body, _, tail = text[1:].rpartition('"')
