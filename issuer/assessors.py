@@ -180,22 +180,45 @@ class AssessorService:
         Raises Unauthorized ``token_invalid`` for an unknown, revoked or disabled token.
         """
         digest = token_digest(token)
+        # Every API request starts here: one query of plain columns (the token, its
+        # assessor and the assessor's levels, one row per level), no ORM objects.
         with self._db.read() as session:
-            row = session.execute(
-                select(ApiToken, Assessor)
+            rows = session.execute(
+                select(
+                    ApiToken.token_sha256,
+                    ApiToken.revoked_at,
+                    Assessor.id,
+                    Assessor.email,
+                    Assessor.name,
+                    Assessor.is_admin,
+                    Assessor.all_levels,
+                    Assessor.must_change_password,
+                    Assessor.disabled_at,
+                    AssessorLevel.achievement,
+                )
                 .join(Assessor, Assessor.id == ApiToken.assessor_id)
+                .outerjoin(AssessorLevel, AssessorLevel.assessor_id == Assessor.id)
                 .where(ApiToken.token_sha256 == digest)
-            ).first()
-            # The lookup is by digest; the constant-time comparison makes the final decision
-            # independent of how much of the digest matched.
-            if (
-                row is None
-                or not hmac.compare_digest(row.ApiToken.token_sha256, digest)
-                or row.ApiToken.revoked_at is not None
-                or row.Assessor.disabled_at is not None
-            ):
-                raise Unauthorized("token_invalid", "The API token is not valid.")
-            return _principal(row.Assessor)
+            ).all()
+        # The lookup is by digest; the constant-time comparison makes the final decision
+        # independent of how much of the digest matched.
+        row = rows[0] if rows else None
+        if (
+            row is None
+            or not hmac.compare_digest(row.token_sha256, digest)
+            or row.revoked_at is not None
+            or row.disabled_at is not None
+        ):
+            raise Unauthorized("token_invalid", "The API token is not valid.")
+        return Principal(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            is_admin=row.is_admin,
+            all_levels=row.all_levels,
+            levels=frozenset(found.achievement for found in rows if found.achievement),
+            must_change_password=row.must_change_password,
+        )
 
     def by_id(self, assessor_id: int) -> Principal:
         """The enabled assessor with this id. Raises NotFound ``assessor_not_found``."""

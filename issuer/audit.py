@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from issuer.storage import Database
@@ -77,7 +77,7 @@ class AuditLog:
     ) -> None:
         """Append one event; inside ``session`` when given, so that it commits with the
         change it describes, else in a transaction of its own."""
-        event = AuditEvent(
+        event = insert(AuditEvent).values(
             at=self._clock(),
             actor=actor[:320],
             action=action[:64],
@@ -86,10 +86,10 @@ class AuditLog:
             details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
         )
         if session is not None:
-            session.add(event)
+            session.execute(event)
             return
         with self._db.write() as own:
-            own.add(event)
+            own.execute(event)
 
     def browse(
         self,

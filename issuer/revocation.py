@@ -43,7 +43,7 @@ from issuer.errors import Conflict, Forbidden, InvalidInput, IssuerError, NotFou
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, vc_jwt
 from issuer.status_archive import StatusArchive
-from issuer.storage import Database, is_uuid
+from issuer.storage import Database, insert_unless_taken, is_uuid
 from issuer.storage.models import (
     Assessor,
     IssuedCredential,
@@ -249,17 +249,18 @@ class StatusAllocator:
         Raises StatusEntryTaken when another process stored that entry first (the
         transaction stays usable; the caller draws again and re-signs).
         """
-        try:
-            with session.begin_nested():
-                session.add(
-                    StatusEntry(
-                        credential_id=credential_id,
-                        list_id=reservation.list_id,
-                        status_index=reservation.index,
-                    )
-                )
-        except IntegrityError as error:
-            raise StatusEntryTaken from error
+        stored = insert_unless_taken(
+            session,
+            StatusEntry,
+            {
+                "credential_id": credential_id,
+                "list_id": reservation.list_id,
+                "status_index": reservation.index,
+            },
+            unique=("list_id", "status_index"),
+        )
+        if not stored:
+            raise StatusEntryTaken
 
     def release(self, reservation: StatusReservation) -> None:
         """Forget a reservation of this process: its entry is stored, or will never be."""
@@ -270,15 +271,17 @@ class StatusAllocator:
         with self._reservations_lock:
             return frozenset(index for held, index in self._reservations if held == list_id)
 
-    def _find_open_list(self, session: Session) -> StatusList | None:
-        return session.execute(
-            select(StatusList)
+    def _find_open_list(self, session: Session) -> _OpenList | None:
+        # Its id and size only: the row also holds the bits and the signed list.
+        row = session.execute(
+            select(StatusList.id, StatusList.size)
             .where(StatusList.purpose == status_list.PURPOSE_REVOCATION, ~StatusList.full)
             .order_by(StatusList.id)
             .limit(1)
-        ).scalar_one_or_none()
+        ).first()
+        return None if row is None else _OpenList(row.id, row.size)
 
-    def _open_list(self, session: Session) -> StatusList | None:
+    def _open_list(self, session: Session) -> _OpenList | None:
         """The open list, opened now if there is none; None if another worker opened one
         at the same time and it is already full again (the caller draws again).
 
@@ -304,10 +307,10 @@ class StatusAllocator:
         except IntegrityError:
             return self._find_open_list(session)
         log.info("Opened status list %d of %d entries", created.id, created.size)
-        return created
+        return _OpenList(created.id, created.size)
 
     def _draw_index(
-        self, session: Session, target: StatusList, held: frozenset[int] = frozenset()
+        self, session: Session, target: _OpenList, held: frozenset[int] = frozenset()
     ) -> int | None:
         """A random index of ``target`` neither stored nor in ``held``, or None when it has
         none left.
@@ -745,6 +748,13 @@ def _check_reason(reason: object) -> str:
 
 def _actor(by: Principal | None) -> str:
     return CLI_ACTOR if by is None else by.email
+
+
+class _OpenList(NamedTuple):
+    """The open list, as allocation needs it."""
+
+    id: int
+    size: int
 
 
 def _lock_list(session: Session, list_id: int) -> StatusList:

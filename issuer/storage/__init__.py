@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -30,7 +32,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Session is re-exported: it is the handle a service passes to another so that both write in
 # one transaction, without the passer touching the database itself.
-__all__ = ["MIGRATIONS_DIR", "UNAVAILABLE_ERRORS", "Database", "Session", "is_uuid"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "UNAVAILABLE_ERRORS",
+    "Database",
+    "Session",
+    "insert_unless_taken",
+    "is_uuid",
+]
 
 # What a database that is down, read-only, full, locked or too slow raises: the web answers
 # these with 503 and Retry-After (issuer/web/errors.py), never 500.
@@ -134,6 +143,29 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_unless_taken(
+    session: Session, model: type[Any], values: dict[str, Any], unique: Sequence[str]
+) -> bool:
+    """Insert one ``model`` row in the caller's transaction unless a row already holds its
+    ``unique`` columns (a unique constraint on exactly those); whether it was inserted.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on SQLite (3.35 and later) and
+    PostgreSQL alike: no savepoint,
+    and on PostgreSQL the transaction stays usable. Any other constraint still raises.
+    """
+    dialect_insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    # RETURNING, not the row count (psycopg reports none for this statement here).
+    statement = (
+        dialect_insert(model)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(*(getattr(model, column) for column in unique))
+    )
+    return session.execute(statement).first() is not None
 
 
 def is_uuid(text: object) -> bool:
