@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from issuer.issuance import IssuedAward
@@ -351,7 +351,7 @@ def award_message(
         settings_url=settings_url,
     )
     message = EmailMessage(policy=_POLICY)
-    message["Subject"] = f"Your badge: {_one_line(achievement_name)}"
+    message.set_raw("Subject", _subject(achievement_name))
     message["From"] = sender
     message.set_raw("To", _to_header(recipient, recipient_name))
     message["Date"] = formatdate(localtime=False)
@@ -398,8 +398,7 @@ def stored_award_message(
         settings_url=settings_url,
     )
     message = MIMEMultipart("alternative")
-    subject = f"Your badge: {_one_line(achievement_name)}"
-    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    message["Subject"] = _subject(achievement_name)
     message["From"] = sender
     message["To"] = _to_header(recipient, recipient_name)
     message["Date"] = formatdate(localtime=False)
@@ -409,6 +408,13 @@ def stored_award_message(
         part.set_payload(body, _UTF8_QP)
         message.attach(part)
     return message.as_string()
+
+
+def _subject(achievement_name: str) -> str:
+    """The Subject header's value, encoded words where it is not ASCII. Written as is: the
+    header registry's folding can drop a space that falls between two encoded words."""
+    subject = f"Your badge: {_one_line(achievement_name)}"
+    return subject if subject.isascii() else Header(subject, "utf-8").encode()
 
 
 def _to_header(recipient: str, recipient_name: str) -> str:
@@ -528,8 +534,8 @@ class Outbox:
     ) -> None:
         """``add`` for a message already in the outbox's form (``MailService.render_award``)."""
         now = self._clock()
-        session.add(
-            OutgoingMail(
+        session.execute(
+            insert(OutgoingMail).values(
                 credential_id=credential_id,
                 kind=kind,
                 recipient=recipient,

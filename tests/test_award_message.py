@@ -59,3 +59,11 @@ def test_the_fast_form_reads_back_as_the_message(values: dict[str, str]) -> None
 def test_any_name_reads_back_the_same(name: str, achievement: str) -> None:
     reference, fast = _both(recipient_name=name, achievement_name=achievement)
     assert fast == reference
+    # Not only alike: the subject is the achievement's name, every space kept (the header
+    # registry's own folding once dropped one between two encoded words).
+    assert fast[0][0] == "Your badge: " + " ".join(achievement.splitlines())
+
+
+def test_a_space_between_two_encoded_words_is_kept() -> None:
+    reference, fast = _both(achievement_name=" \u0800" + "\U00010000" * 7 + " \u00a1")
+    assert reference[0][0] == fast[0][0] == "Your badge:  \u0800" + "\U00010000" * 7 + " \u00a1"
