@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -180,26 +180,8 @@ class AssessorService:
         Raises Unauthorized ``token_invalid`` for an unknown, revoked or disabled token.
         """
         digest = token_digest(token)
-        # Every API request starts here: one query of plain columns (the token, its
-        # assessor and the assessor's levels, one row per level), no ORM objects.
         with self._db.read() as session:
-            rows = session.execute(
-                select(
-                    ApiToken.token_sha256,
-                    ApiToken.revoked_at,
-                    Assessor.id,
-                    Assessor.email,
-                    Assessor.name,
-                    Assessor.is_admin,
-                    Assessor.all_levels,
-                    Assessor.must_change_password,
-                    Assessor.disabled_at,
-                    AssessorLevel.achievement,
-                )
-                .join(Assessor, Assessor.id == ApiToken.assessor_id)
-                .outerjoin(AssessorLevel, AssessorLevel.assessor_id == Assessor.id)
-                .where(ApiToken.token_sha256 == digest)
-            ).all()
+            rows = session.connection().execute(_TOKEN_LOOKUP, {"digest": digest}).all()
         # The lookup is by digest; the constant-time comparison makes the final decision
         # independent of how much of the digest matched.
         row = rows[0] if rows else None
@@ -510,6 +492,28 @@ def _token_summary(row: ApiToken) -> TokenSummary:
     return TokenSummary(
         id=row.id, label=row.label, created_at=row.created_at, revoked_at=row.revoked_at
     )
+
+
+# Every API request starts here: one prepared query of plain columns (the token, its
+# assessor and the assessor's levels, one row per level) on the session's connection, no
+# ORM objects.
+_TOKEN_LOOKUP = (
+    select(
+        ApiToken.token_sha256,
+        ApiToken.revoked_at,
+        Assessor.id,
+        Assessor.email,
+        Assessor.name,
+        Assessor.is_admin,
+        Assessor.all_levels,
+        Assessor.must_change_password,
+        Assessor.disabled_at,
+        AssessorLevel.achievement,
+    )
+    .join(Assessor, Assessor.id == ApiToken.assessor_id)
+    .outerjoin(AssessorLevel, AssessorLevel.assessor_id == Assessor.id)
+    .where(ApiToken.token_sha256 == bindparam("digest"))
+)
 
 
 def _principal(assessor: Assessor) -> Principal:

@@ -86,10 +86,10 @@ class AuditLog:
             details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
         )
         if session is not None:
-            session.execute(event)
+            session.connection().execute(event)
             return
         with self._db.write() as own:
-            own.execute(event)
+            own.connection().execute(event)
 
     def browse(
         self,

@@ -330,9 +330,11 @@ class IssuanceService:
         """
         prepared = signed.prepared
         self._status.claim(session, signed.reservation, prepared.id)
-        session.execute(insert(IssuedCredential).values(signed.row()))
+        # Core statements on the session's connection: the ORM would add only cost here.
+        connection = session.connection()
+        connection.execute(insert(IssuedCredential).values(signed.row()))
         if prepared.idempotency_key is not None:
-            session.execute(
+            connection.execute(
                 insert(IdempotencyKey).values(
                     assessor_id=prepared.assessor_id,
                     key=prepared.idempotency_key,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -272,13 +272,7 @@ class StatusAllocator:
             return frozenset(index for held, index in self._reservations if held == list_id)
 
     def _find_open_list(self, session: Session) -> _OpenList | None:
-        # Its id and size only: the row also holds the bits and the signed list.
-        row = session.execute(
-            select(StatusList.id, StatusList.size)
-            .where(StatusList.purpose == status_list.PURPOSE_REVOCATION, ~StatusList.full)
-            .order_by(StatusList.id)
-            .limit(1)
-        ).first()
+        row = session.connection().execute(_OPEN_LIST).first()
         return None if row is None else _OpenList(row.id, row.size)
 
     def _open_list(self, session: Session) -> _OpenList | None:
@@ -768,15 +762,22 @@ def _lock_list(session: Session, list_id: int) -> StatusList:
     ).scalar_one()
 
 
+# Every award reads these two, so they are built once and run on the session's connection.
+# The open list's id and size only: its row also holds the bits and the signed list.
+_OPEN_LIST = (
+    select(StatusList.id, StatusList.size)
+    .where(StatusList.purpose == status_list.PURPOSE_REVOCATION, ~StatusList.full)
+    .order_by(StatusList.id)
+    .limit(1)
+)
+_ENTRY = select(StatusEntry.credential_id).where(
+    StatusEntry.list_id == bindparam("list_id"), StatusEntry.status_index == bindparam("index")
+)
+
+
 def _entry_exists(session: Session, list_id: int, index: int) -> bool:
-    return (
-        session.execute(
-            select(StatusEntry.credential_id).where(
-                StatusEntry.list_id == list_id, StatusEntry.status_index == index
-            )
-        ).first()
-        is not None
-    )
+    found = session.connection().execute(_ENTRY, {"list_id": list_id, "index": index})
+    return found.first() is not None
 
 
 def _published(row: StatusList) -> PublishedStatusList:
