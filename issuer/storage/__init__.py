@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,15 +165,17 @@ class WriteTurn:
 
     The threads of a process queue on a lock; the processes on an ``flock`` of a file
     beside the database (``<file>-writer.lock``), polled every 0.1-1 ms. Both waits end
-    after ``_SQLITE_BUSY_TIMEOUT_SECONDS`` with the "database is locked" error SQLite
+    after ``timeout`` (SQLite's busy timeout) with the "database is locked" error SQLite
     itself gives (a 503). Where the lock file cannot be made (a read-only folder), the
     processes fall back on SQLite's own locking. Reentrant: a write inside a write in one
     thread waits for nothing here (SQLite's lock then decides, as before).
     """
 
-    def __init__(self, lock_path: str | None):
+    def __init__(self, lock_path: str | None, timeout: float = _SQLITE_BUSY_TIMEOUT_SECONDS):
         self._lock_path = lock_path
+        self._timeout = timeout
         self._forget_turns()
+        _every_turn.add(self)
 
     def _forget_turns(self) -> None:
         """A new lock, and the file to be opened again (at start, and in a forked child,
@@ -183,7 +186,7 @@ class WriteTurn:
         self._file_pid: int | None = None
 
     def __enter__(self) -> None:
-        if not self._threads.acquire(timeout=_SQLITE_BUSY_TIMEOUT_SECONDS):
+        if not self._threads.acquire(timeout=self._timeout):
             raise _database_locked()
         try:
             if self._depth == 0:
@@ -205,7 +208,7 @@ class WriteTurn:
         descriptor = self._descriptor()
         if descriptor is None:
             return
-        deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_SECONDS
+        deadline = time.monotonic() + self._timeout
         pause = 0.0001
         while True:
             try:
@@ -233,12 +236,13 @@ class WriteTurn:
 
 _turns: dict[str, WriteTurn] = {}
 _turns_lock = threading.Lock()
+_every_turn: weakref.WeakSet[WriteTurn] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     global _turns_lock
     _turns_lock = threading.Lock()
-    for turn in _turns.values():
+    for turn in list(_every_turn):
         turn._forget_turns()
 
 
