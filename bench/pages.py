@@ -14,6 +14,7 @@ Prints requests per second, p50/p99 latency, each figure's target and its ratio 
 floor, measured in the same run.
 
     .venv/bin/python bench/pages.py [--seconds 5] [--connections 16] [--database-url URL]
+        [--only verify]
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--only", choices=["verify"], help="the floor and POST /api/v1/verify alone"
+    )
     arguments = parser.parse_args()
 
     bench = start_service("pages", database_url=arguments.database_url)
@@ -112,9 +116,10 @@ def main() -> None:
             )
 
         run("GET /healthz (the floor)", lambda: healthz)
-        run("GET /credentials/<id> (HTML)", lambda: next(pages))
-        run("GET /credentials/<id> (If-None-Match, 304)", lambda: next(revalidations))
-        run("GET /credentials/<id>.png", lambda: next(images))
+        if arguments.only is None:
+            run("GET /credentials/<id> (HTML)", lambda: next(pages))
+            run("GET /credentials/<id> (If-None-Match, 304)", lambda: next(revalidations))
+            run("GET /credentials/<id>.png", lambda: next(images))
         run("POST /api/v1/verify (our Data Integrity)", lambda: verify_json)
         run("POST /api/v1/verify (our VC-JWT)", lambda: verify_jwt)
 

@@ -7,16 +7,23 @@ is refused with ``input_unrecognised``.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from issuer import baking, strict_json
+from issuer.caching import BoundedCache
 from issuer.errors import InvalidInput, PayloadTooLarge
 from issuer.proofs import vc_jwt
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
+# JSON the strict reader accepted, by the SHA-256 of its bytes and the limits it was read
+# under (read_json), per process: up to 256 documents of up to 64 KiB, some 16 MiB at most.
+_STRICTLY_READ: BoundedCache[tuple[bytes, int, int, bool], bytes] = BoundedCache(256)
+REMEMBERED_JSON_BYTES = 64 * 1024
 
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
@@ -73,7 +80,7 @@ def read_text(text: str, *, container: str, max_depth: int = MAX_JSON_DEPTH) -> 
             "payload_too_large", f"A credential is read up to {MAX_CREDENTIAL_BYTES} bytes."
         )
     if stripped.startswith("{"):
-        credential = strict_json.parse(
+        credential = read_json(
             stripped.encode("utf-8"), max_bytes=MAX_CREDENTIAL_BYTES, max_depth=max_depth
         )
         return PresentedCredential("json" if container == "text" else container, credential)
@@ -83,6 +90,35 @@ def read_text(text: str, *, container: str, max_depth: int = MAX_JSON_DEPTH) -> 
         "input_unrecognised",
         "This is not a PNG or SVG badge image, a JSON credential or a VC-JWT.",
     )
+
+
+def read_json(body: bytes, *, max_bytes: int, max_depth: int, require_object: bool = True) -> Any:
+    """``strict_json.parse(body, ...)``, with the bytes it accepted remembered.
+
+    A credential is often verified again as the same bytes (an employer's tool checking
+    each file it is sent, a page posted again), and the strict reader's walk over every
+    member costs several times Python's own JSON reading. Bytes it accepted under the same
+    limits are accepted again, as the same value: each caller gets a copy of its own (from
+    ``marshal`` bytes of that value, made faster than reading the JSON), so nobody can
+    change what the next caller gets. Bytes it refused are read (and refused) each time.
+
+    Raises as ``strict_json.parse``.
+    """
+    if len(body) > REMEMBERED_JSON_BYTES:
+        return strict_json.parse(
+            body, max_bytes=max_bytes, max_depth=max_depth, require_object=require_object
+        )
+    key = (hashlib.sha256(body).digest(), max_bytes, max_depth, require_object)
+    known = _STRICTLY_READ.get(key)
+    if known is not None:
+        # marshal.loads runs no code: these bytes are marshal.dumps of a JSON value this
+        # process read, never outside input.
+        return marshal.loads(known)  # noqa: S302
+    value = strict_json.parse(
+        body, max_bytes=max_bytes, max_depth=max_depth, require_object=require_object
+    )
+    _STRICTLY_READ.put(key, marshal.dumps(value))
+    return value
 
 
 def read_jwt(token: str, *, container: str = "jwt") -> PresentedCredential:

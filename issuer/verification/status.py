@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 import re
 import threading
 import time
@@ -34,7 +32,7 @@ from issuer.digits import whole_number
 from issuer.errors import InvalidInput, IssuerError
 from issuer.fetch import Fetcher
 from issuer.proofs import vc_jwt
-from issuer.verification.checks import CheckFailed, VerificationContext
+from issuer.verification.checks import CheckFailed, VerificationContext, value_digest
 from issuer.verification.proof import (
     issuer_id_of,
     verify_data_integrity_proof,
@@ -238,9 +236,7 @@ class StatusCheck:
     ) -> bytes:
         """The list's bits once its proof (or VC-JWT signature) verified; from memory for a
         recently proven list."""
-        digest = hashlib.sha256(
-            json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-        ).hexdigest()
+        digest = value_digest(document)
         now = self._clock()
         with self._proven_lock:
             remembered = self._proven.get(digest)

@@ -26,11 +26,10 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
-from issuer import strict_json
 from issuer.errors import InvalidInput, IssuerError
 from issuer.verification import VerificationReport, VerificationService, build_for
 from issuer.verification.budget import work_budget
-from issuer.verification.reading import read_presented
+from issuer.verification.reading import read_json, read_presented
 from issuer.verification.service import MAX_BATCH
 from issuer.web import bearer_principal, services
 from issuer.web.rate_limit import RateLimiter
@@ -188,7 +187,7 @@ def verify_api() -> Response:
         raise InvalidInput("body_empty", "Send a credential, a VC-JWT, a badge image or a URL.")
     if body.lstrip()[:1] in (b"{", b"["):
         config = current_app.config
-        document = strict_json.parse(
+        document = read_json(
             body,
             max_bytes=config["MAX_BODY_BYTES"],
             max_depth=config["MAX_JSON_DEPTH"],
