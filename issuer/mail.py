@@ -41,13 +41,13 @@ from email import charset as email_charset
 from email import message_from_string
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from html import escape
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from issuer.issuance import IssuedAward
@@ -79,6 +79,7 @@ UNCERTAIN = (
 STOP_SECONDS = 30.0
 SMTP_TIMEOUT_SECONDS = 20
 WORKER_POLL_SECONDS = 60
+GATHER_SECONDS = 0.05
 # Messages claimed in one transaction, and the SMTP connections that share them out; the
 # worker goes on to the next batch at once while batches come back full.
 DELIVERY_BATCH = 200
@@ -126,14 +127,13 @@ class _Attempt:
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage, recipient: str) -> None:
-        """Hand ``message`` on to ``recipient`` (the envelope address, whatever the headers
-        say). Raises OSError or smtplib.SMTPException when it cannot."""
+    def send(self, stored: str, recipient: str) -> None:
+        """Hand ``stored`` (a message in the outbox's form, sent as it is) on to
+        ``recipient`` (the envelope address, whatever the headers say). Raises OSError or
+        smtplib.SMTPException when it cannot."""
         ...
 
-    def session(
-        self, *, keep: bool = False
-    ) -> AbstractContextManager[Callable[[EmailMessage, str], None]]:
+    def session(self, *, keep: bool = False) -> AbstractContextManager[Callable[[str, str], None]]:
         """A ``send`` for many messages in a row (one SMTP connection for all of them);
         with ``keep`` the connection may stay open for the next session."""
         ...
@@ -180,12 +180,12 @@ class SmtpTransport:
         self._kept: list[tuple[float, smtplib.SMTP]] = []
         self._kept_lock = threading.Lock()
 
-    def send(self, message: EmailMessage, recipient: str) -> None:
+    def send(self, stored: str, recipient: str) -> None:
         with self.session() as send:
-            send(message, recipient)
+            send(stored, recipient)
 
     @contextmanager
-    def session(self, *, keep: bool = False) -> Iterator[Callable[[EmailMessage, str], None]]:
+    def session(self, *, keep: bool = False) -> Iterator[Callable[[str, str], None]]:
         """One connection, taken at the first message (a kept one, or a new one) and used
         for the next ones; a message the server refuses leaves it usable (smtplib resets
         the transaction), any other error (disconnect, timeout, ...) closes it and the next
@@ -194,12 +194,12 @@ class SmtpTransport:
         """
         connection: smtplib.SMTP | None = None
 
-        def send(message: EmailMessage, recipient: str) -> None:
+        def send(stored: str, recipient: str) -> None:
             nonlocal connection
             if connection is None:
                 connection = self._take()
             try:
-                connection.send_message(message, to_addrs=[recipient])
+                _send_stored(connection, stored, recipient)
             except _REFUSALS:
                 raise
             except (OSError, smtplib.SMTPException):
@@ -266,6 +266,43 @@ class SmtpTransport:
         return smtp
 
 
+def _send_stored(smtp: smtplib.SMTP, stored: str, recipient: str) -> None:
+    """``smtp.send_message`` for a message already in its final form, without parsing and
+    writing it again: the envelope sender from its From header, SMTPUTF8 (which the server
+    must offer) when an address is not ASCII, CRLF line ends.
+
+    Raises as ``send_message``: SMTPNotSupportedError when SMTPUTF8 is needed and missing.
+    """
+    sender = _envelope_sender(stored)
+    options: list[str] = []
+    if not (sender + recipient).isascii():
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                "One or more source or delivery addresses require internationalized email "
+                "support, but the server does not advertise the required SMTPUTF8 capability"
+            )
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+    wire = stored.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+    smtp.sendmail(sender, [recipient], wire, mail_options=options)
+
+
+def _envelope_sender(stored: str) -> str:
+    """The address of the From header of a stored message ("" when it has none), read
+    from the unfolded header line (a parse of the whole head would cost more than the
+    send)."""
+    lines = stored.split("\n\n", 1)[0].split("\n")
+    for position, line in enumerate(lines):
+        if line[:5].lower() == "from:":
+            value = line[5:]
+            for continued in lines[position + 1 :]:
+                if continued[:1] not in (" ", "\t"):
+                    break
+                value += continued
+            return parseaddr(value)[1]
+    return ""
+
+
 def _close(smtp: smtplib.SMTP) -> None:
     """Say goodbye if the server still listens; close the socket in any case."""
     try:
@@ -280,16 +317,15 @@ class FileTransport:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def send(self, message: EmailMessage, recipient: str) -> None:
+    def send(self, stored: str, recipient: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
-        # UTF-8 headers: a mail program opens them, and every address can be written.
-        path.write_bytes(message.as_bytes(policy=_SMTPUTF8_POLICY))
+        path.write_bytes(stored.encode("utf-8"))
         log.info("Mail written to %s (no SMTP host configured)", path)
 
     @contextmanager
-    def session(self, *, keep: bool = False) -> Iterator[Callable[[EmailMessage, str], None]]:
+    def session(self, *, keep: bool = False) -> Iterator[Callable[[str, str], None]]:
         yield self.send
 
 
@@ -766,8 +802,7 @@ class Outbox:
                         continue  # another worker holds it now, or it was requeued
                     error: str | None = None
                     try:
-                        message = message_from_string(mail.message, policy=_POLICY)
-                        send(message, _stored_recipient(mail.recipient))
+                        send(mail.message, _stored_recipient(mail.recipient))
                     except _REFUSALS as refused:
                         broken = 0
                         error = f"{type(refused).__name__}: {refused}"
@@ -801,18 +836,10 @@ class Outbox:
         with self._db.write() as session:
             if last is not None:
                 self._record(session, *last, now)
-            attempts = session.scalar(
-                update(OutgoingMail)
-                .where(
-                    OutgoingMail.id == mail.id,
-                    OutgoingMail.claimed_until == mail.lease,
-                    OutgoingMail.sent_at.is_(None),
-                    OutgoingMail.next_attempt_at.is_not(None),
-                )
-                .values(
-                    attempts=OutgoingMail.attempts + 1, next_attempt_at=None, claimed_until=lease
-                )
-                .returning(OutgoingMail.attempts)
+            attempts = (
+                session.connection()
+                .execute(_BEGIN_ATTEMPT, {"mail_id": mail.id, "held": mail.lease, "lease": lease})
+                .scalar()
             )
         return None if attempts is None else _Attempt(mail, attempts, lease)
 
@@ -855,19 +882,14 @@ class Outbox:
         """One attempt's outcome: sent, or its next attempt (none after ``MAX_ATTEMPTS``).
         Guarded by the attempt's lease: a message requeued meanwhile is left as it is."""
         mail = attempt.mail
+        held = {"mail_id": mail.id, "held": attempt.lease}
         if error is None:
-            values: dict[str, Any] = {"sent_at": now, "claimed_until": None, "last_error": None}
+            session.connection().execute(_SENT, {**held, "sent": now})
             log.info("Mail %s (%s) sent", mail.id, mail.kind)
-        else:
-            values = {
-                "next_attempt_at": Outbox._next_attempt(mail, attempt.attempts, now, error),
-                "claimed_until": None,
-                "last_error": error[:2000],
-            }
-        session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id == mail.id, OutgoingMail.claimed_until == attempt.lease)
-            .values(**values)
+            return
+        next_attempt = Outbox._next_attempt(mail, attempt.attempts, now, error)
+        session.connection().execute(
+            _NOT_SENT, {**held, "next_attempt": next_attempt, "error": error[:2000]}
         )
 
     @staticmethod
@@ -902,13 +924,41 @@ class Outbox:
 
     def _run(self) -> None:
         # Batch after batch while the outbox has more due than a batch holds (a burst of
-        # awards); then sleep until woken by a new message, or the poll for retries.
+        # awards); then sleep until woken by a new message, or the poll for retries. Once
+        # woken, the messages of the next GATHER_SECONDS go in the same batch: under a
+        # stream of awards, one claim (a commit) serves many messages instead of one each.
         while not self._stopped.is_set():
             self._wakeup.clear()
             if self._deliver_quietly():
                 continue
-            self._wakeup.wait(WORKER_POLL_SECONDS)
+            if self._wakeup.wait(WORKER_POLL_SECONDS):
+                self._stopped.wait(GATHER_SECONDS)
         self._close_transport()
+
+
+# The statements every message sent runs, built once; each is guarded by the lease the
+# worker holds on the message (``held``).
+_HELD = (OutgoingMail.id == bindparam("mail_id"), OutgoingMail.claimed_until == bindparam("held"))
+_BEGIN_ATTEMPT = (
+    update(OutgoingMail)
+    .where(*_HELD, OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at.is_not(None))
+    .values(
+        attempts=OutgoingMail.attempts + 1, next_attempt_at=None, claimed_until=bindparam("lease")
+    )
+    .returning(OutgoingMail.attempts)
+)
+_SENT = (
+    update(OutgoingMail)
+    .where(*_HELD)
+    .values(sent_at=bindparam("sent"), claimed_until=None, last_error=None)
+)
+_NOT_SENT = (
+    update(OutgoingMail)
+    .where(*_HELD)
+    .values(
+        next_attempt_at=bindparam("next_attempt"), claimed_until=None, last_error=bindparam("error")
+    )
+)
 
 
 def _retry_pause(attempts: int) -> timedelta:

@@ -54,6 +54,10 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             command = line.strip().upper()
             if command.startswith((b"EHLO", b"HELO")):
                 self.wfile.write(b"250 test\r\n")
+            elif command.startswith(b"MAIL FROM:"):
+                address = line.strip()[len(b"MAIL FROM:") :].strip(b"<> ")
+                self.server.received.senders.append(address.decode())  # type: ignore[attr-defined]
+                self.wfile.write(b"250 ok\r\n")
             elif command.startswith(b"RCPT TO:"):
                 address = line.strip()[len(b"RCPT TO:") :].strip(b"<> ")
                 self.server.received.recipients.append(address.decode())  # type: ignore[attr-defined]
@@ -74,12 +78,14 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
 
 class Inbox(list[bytes]):
     """The messages a test mail server received, and in ``recipients`` every envelope
-    recipient (``RCPT TO``) it was given: where the mail really goes; ``connections`` counts
-    the SMTP connections it was opened with."""
+    recipient (``RCPT TO``) it was given: where the mail really goes; ``senders`` every
+    envelope sender (``MAIL FROM``); ``connections`` counts the SMTP connections it was
+    opened with."""
 
     def __init__(self) -> None:
         super().__init__()
         self.recipients: list[str] = []
+        self.senders: list[str] = []
         self.connections = 0
 
 

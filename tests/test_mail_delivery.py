@@ -88,6 +88,35 @@ def test_a_burst_is_delivered_by_the_worker_alone_over_few_connections(
     assert received.connections <= 4 * (BURST // DELIVERY_BATCH + 1)
 
 
+def test_the_stored_message_goes_out_as_it_is_from_its_from_address(
+    smtp_app: Flask, smtp_port: int
+) -> None:
+    # Sent without being parsed and written again: the envelope sender comes from the
+    # From header (an encoded display name here), and a line starting with a dot survives.
+    mail = message(1)
+    mail.replace_header("From", "Bådges Ünïversity <badges@example.test>")
+    mail.set_content(".one line that starts with a dot\nand one that does not\n")
+    outbox = new_outbox(smtp_app, background=False)
+    with smtp_app.extensions["issuer"].db.write() as session:
+        outbox.add(
+            session,
+            mail,
+            recipient="earner1@example.org",
+            kind=AWARD_NOTICE,
+            credential_id=None,  # type: ignore[arg-type]
+        )
+    (stored,) = [queued.message for queued in outbox.pending()]
+    with smtp_server(smtp_port) as received:
+        assert outbox.deliver_due() == 1
+    assert received.senders == ["badges@example.test"]
+    assert received.recipients == ["earner1@example.org"]
+    (data,) = received
+    unstuffed = b"\r\n".join(
+        line[1:] if line.startswith(b"..") else line for line in data.split(b"\r\n")
+    )
+    assert unstuffed.decode().replace("\r\n", "\n") == stored.rstrip("\n") + "\n"
+
+
 def test_workers_racing_for_the_outbox_send_each_message_once(
     smtp_app: Flask, smtp_port: int
 ) -> None:
