@@ -383,6 +383,13 @@ def test_a_bulk_job_killed_mid_way_is_finished_after_a_restart_without_a_request
         wait_for(lambda: issued() >= bulk.BATCH_SIZE, "the first batch")
         kill(log)
     assert issued() < count, "the job ended before the kill: make it longer"
+    # The lease (a minute) runs out.
+    with app.extensions["issuer"].db.write() as session:
+        session.execute(
+            update(BulkJob)
+            .where(BulkJob.id == job_id)
+            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
     with serving(app, tmp_path, "gunicorn", workers=1):
         wait_for(lambda: service.progress(who, job_id).status == bulk.DONE, "the job to end")
     progress = service.progress(who, job_id)
