@@ -11,7 +11,8 @@ then drives a closed-loop load (``http_load.load``) at:
 - ``POST /api/v1/verify`` with one of our Data Integrity credentials, and with its VC-JWT.
 
 Prints requests per second, p50/p99 latency, each figure's target and its ratio to the
-floor, measured in the same run.
+floor, measured in the same run, and the CPU time the server processes (gunicorn and its
+workers) spent per request, a steadier figure than the rate on a machine others share.
 
     .venv/bin/python bench/pages.py [--seconds 5] [--connections 16] [--database-url URL]
         [--only verify]
@@ -22,6 +23,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+from pathlib import Path
 
 from harness import PASSPHRASE, start_service
 from http_load import LoadResult, gunicorn, load, request_bytes, service_environment
@@ -91,6 +94,7 @@ def main() -> None:
     healthz = request_bytes("GET", "/healthz")
 
     results: dict[str, LoadResult] = {}
+    server_cpu: dict[str, float] = {}
     with gunicorn(environment, workers=arguments.workers, threads=arguments.threads) as port:
         # Warm every worker: first views fill each process's memories.
         for request in (*[next(pages) for _ in issued], verify_json, verify_jwt):
@@ -108,12 +112,14 @@ def main() -> None:
         )
 
         def run(name: str, next_request: object) -> None:
+            cpu_before = server_cpu_seconds()
             results[name] = load(
                 port,
                 next_request,  # type: ignore[arg-type]
                 connections=arguments.connections,
                 seconds=arguments.seconds,
             )
+            server_cpu[name] = (server_cpu_seconds() - cpu_before) / results[name].requests
 
         run("GET /healthz (the floor)", lambda: healthz)
         if arguments.only is None:
@@ -124,6 +130,7 @@ def main() -> None:
         run("POST /api/v1/verify (our VC-JWT)", lambda: verify_jwt)
 
     floor = results["GET /healthz (the floor)"].rate
+    floor_cpu = server_cpu["GET /healthz (the floor)"]
     backend = database_url.split(":", 1)[0]
     print(
         f"gunicorn {arguments.workers} workers x {arguments.threads} threads, {backend}, "
@@ -132,7 +139,33 @@ def main() -> None:
     for name, result in results.items():
         target = TARGETS.get(name)
         goal = f"  target >= {target:.0f} req/s" if target else ""
-        print(f"  {name:44s} {result.describe()}  {floor / result.rate:4.1f}x the floor{goal}")
+        print(f"  {name:44s} {result.describe()}  {floor / result.rate:4.2f}x the floor{goal}")
+    print("Server CPU per request (gunicorn and its workers):")
+    for name, seconds in server_cpu.items():
+        print(f"  {name:44s} {seconds * 1e6:6.0f} µs  {seconds / floor_cpu:4.2f}x the floor's")
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds (user and system) used so far by the processes this one started and
+    their children: gunicorn's master and workers. Read from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= found
+        grew = bool(found)
+    return sum(used[pid] for pid in ours - {os.getpid()})
 
 
 def _etag(port: int, path: str) -> str:

@@ -75,6 +75,10 @@ _EC_ALGORITHMS: dict[str, tuple[type[ec.EllipticCurve], type[hashes.HashAlgorith
     "ES256": (ec.SECP256R1, hashes.SHA256),
     "ES384": (ec.SECP384R1, hashes.SHA384),
 }
+# What RS256 and ES256 verify the signed part's SHA-256 with (_Jws.digest).
+_RS256_PADDING = padding.PKCS1v15()
+_SHA256_PREHASHED = Prehashed(hashes.SHA256())
+_ES256_PREHASHED = ec.ECDSA(_SHA256_PREHASHED)
 
 
 def sign_vc_jwt(credential: dict[str, Any], key: SigningKey[PrivateKeyObject]) -> str:
@@ -377,7 +381,7 @@ def _verify_signature(key: VerificationKey, jws: _Jws) -> None:
                 raise ProofError(
                     "jwt_key_invalid", f"The key {key.kid} is shorter than {MIN_RSA_BITS} bits."
                 )
-            public_key.verify(signature, jws.digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+            public_key.verify(signature, jws.digest, _RS256_PADDING, _SHA256_PREHASHED)
         else:
             curve, digest = _EC_ALGORITHMS[key.alg]
             if not isinstance(public_key.curve, curve):
@@ -391,7 +395,7 @@ def _verify_signature(key: VerificationKey, jws: _Jws) -> None:
                 int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
             )
             if digest is hashes.SHA256:
-                public_key.verify(der, jws.digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+                public_key.verify(der, jws.digest, _ES256_PREHASHED)
             else:
                 public_key.verify(der, jws.signed, ec.ECDSA(digest()))
     except InvalidSignature:
