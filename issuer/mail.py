@@ -697,9 +697,16 @@ class Outbox:
         groups = [claimed[number::SENDERS] for number in range(min(SENDERS, len(claimed)))]
         if len(groups) == 1:
             return len(claimed), self._send_group(groups[0], now, keep)
+        futures = []
         with ThreadPoolExecutor(len(groups), thread_name_prefix="issuer-mail-send") as pool:
-            sent = pool.map(self._send_group, groups, [now] * len(groups), [keep] * len(groups))
-            return len(claimed), sum(sent)
+            for group in groups:
+                try:
+                    futures.append(pool.submit(self._send_group, group, now, keep))
+                except RuntimeError:
+                    # The interpreter is exiting and starts no more threads: the group is
+                    # let go at once (due again for any worker), not held for its lease.
+                    self._end_group(None, [], "", group, now)
+            return len(claimed), sum(future.result() for future in futures)
 
     def _claim_due(self, now: datetime, limit: int) -> list[_Claimed]:
         """Take up to ``limit`` due messages for this worker: the one ``UPDATE`` moves their

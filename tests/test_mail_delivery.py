@@ -8,6 +8,8 @@ bounds how long a broken outbox is waited for.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from email.message import EmailMessage
@@ -115,6 +117,48 @@ def test_the_stored_message_goes_out_as_it_is_from_its_from_address(
         line[1:] if line.startswith(b"..") else line for line in data.split(b"\r\n")
     )
     assert unstuffed.decode().replace("\r\n", "\n") == stored.rstrip("\n") + "\n"
+
+
+# Run as a separate interpreter: its delivery pass runs while the interpreter shuts down,
+# after concurrent.futures has stopped taking new threads (threading's exit hooks run last
+# registered first, so this one, registered before concurrent.futures is imported, runs
+# after it).
+_DELIVER_AT_EXIT = """
+import sys, threading
+held = {}
+def deliver_at_exit():
+    print("sent", held["outbox"].deliver_due(), flush=True)
+threading._register_atexit(deliver_at_exit)
+from issuer.mail import MailSettings, Outbox, transport_for
+from issuer.storage import Database
+config = dict(BASE_URL="https://badges.example.test", NAME="Badges", SMTP_HOST="127.0.0.1",
+              SMTP_PORT=sys.argv[2], SMTP_STARTTLS="false", OUTBOX_DIR=sys.argv[3])
+held["outbox"] = Outbox(Database(sys.argv[1]), transport_for(MailSettings.from_config(config)),
+                        background=False)
+"""
+
+
+def test_a_pass_begun_while_the_interpreter_exits_lets_its_messages_go(
+    smtp_app: Flask, smtp_port: int, tmp_path: Any
+) -> None:
+    # Before, the pass claimed a batch, could not start its sending threads and failed: the
+    # messages stayed claimed, untouched by any worker, until their lease (5 min) ran out.
+    services = smtp_app.extensions["issuer"]
+    outbox = new_outbox(smtp_app, background=False)
+    queue(outbox, smtp_app, 2 * 4)  # more than one sending connection's share
+    finished = subprocess.run(  # noqa: S603 - our own program, no shell
+        [sys.executable, "-c", _DELIVER_AT_EXIT, services.db.url, str(smtp_port), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "sent 0" in finished.stdout, finished.stderr
+    assert all(mail.claimed_until is None for mail in outbox.pending())
+    with smtp_server(smtp_port) as received:
+        assert outbox.deliver_due() == 2 * 4
+    assert len(received) == 2 * 4
 
 
 def test_workers_racing_for_the_outbox_send_each_message_once(
