@@ -147,6 +147,9 @@ class CompiledSkeleton:
     blank_nodes: int
     slots: tuple[str, ...]
     first_degree: tuple[tuple[tuple[str, int, str], ...], ...]
+    # The triples without a blank node, their predicate written " <p> ", and those with one.
+    ground: tuple[tuple[int, str, int], ...]
+    linked: tuple[tuple[int, str, int], ...]
 
     @classmethod
     def of(
@@ -172,6 +175,7 @@ class CompiledSkeleton:
         numbered = tuple(
             (ref(subject), predicate, ref(object_)) for subject, predicate, object_ in triples
         )
+        linked = tuple(triple for triple in numbered if triple[0] < 0 or triple[2] < 0)
         texts = list(fixed)
         return cls(
             numbered,
@@ -179,7 +183,13 @@ class CompiledSkeleton:
             tuple(slot_terms),
             blank_nodes,
             tuple(slots),
-            tuple(_first_degree_lines(numbered, ~node, texts) for node in range(blank_nodes)),
+            tuple(_first_degree_lines(linked, ~node, texts) for node in range(blank_nodes)),
+            tuple(
+                (subject, f" {predicate} ", object_)
+                for subject, predicate, object_ in numbered
+                if subject >= 0 and object_ >= 0
+            ),
+            linked,
         )
 
 
@@ -258,17 +268,24 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
         return None
     terms = pinned_terms()
     fixed, iri_valued = terms.fixed, terms.iri_valued | data_integrity.ID_KEYS
+    literal, http_iri, uuid_urn = (_SLOT_TAGS[form] for form in (LITERAL, HTTP_IRI, UUID_URN))
     values: list[str] = []
 
     def skeleton_of(node: Any, key: str) -> Skeleton:
-        if isinstance(node, str):
-            form = leaf_form(node)
-            if form == LITERAL and key in iri_valued:
-                # Another kind of IRI (a did:, a compact IRI): kept as it is.
-                return node
+        # Exact types first (the walk is most of the fast path's cost); a subclass of str,
+        # dict or list is kept whole, as any value the walk does not take apart.
+        kind = type(node)
+        if kind is str:
+            found = _IRI_FORMS.fullmatch(node)
+            if found is None:
+                if key in iri_valued:
+                    # Another kind of IRI (a did:, a compact IRI): kept as it is.
+                    return node
+                values.append(node)
+                return literal
             values.append(node)
-            return _SLOT_TAGS[form]
-        if isinstance(node, dict):
+            return http_iri if found.lastindex == 1 else uuid_urn
+        if kind is dict:
             if "@context" in node:
                 raise _NotHandled
             children: list[Any] = [_OBJECT]
@@ -280,8 +297,8 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
                 else:
                     children.append((child_key, skeleton_of(child, child_key)))
             return tuple(children)
-        if isinstance(node, list):
-            return (_ARRAY, *(skeleton_of(child, key) for child in node))
+        if kind is list:
+            return (_ARRAY, *[skeleton_of(child, key) for child in node])
         return _plain_skeleton(node)
 
     try:
@@ -496,58 +513,57 @@ def canonical_nquads(compiled: CompiledSkeleton, values: list[str], hash_algorit
     for slot, suffix in compiled.slot_terms:
         value = values[slot]
         texts.append(f"<{value}>" if suffix is None else f'"{escape_literal(value)}{suffix}')
-    # A set, as pyld's dataset is: equal values in two places make equal statements.
-    triples: dict[Triple, None] = dict.fromkeys(
+    # Sets, as pyld's dataset is: equal values in two places make equal statements.
+    ground = dict.fromkeys(
+        [
+            texts[subject] + predicate + texts[object_] + " .\n"
+            for subject, predicate, object_ in compiled.ground
+        ]
+    )
+    linked: dict[Triple, None] = dict.fromkeys(
         (
             texts[subject] if subject >= 0 else subject,
             predicate,
             texts[object_] if object_ >= 0 else object_,
         )
-        for subject, predicate, object_ in compiled.triples
+        for subject, predicate, object_ in compiled.linked
     )
-    lines: list[str] = []
-    with_blank_nodes: list[Triple] = []
-    touching: list[list[Triple]] = [[] for _ in range(compiled.blank_nodes)]
-    for triple in triples:
-        head, predicate, tail = triple
-        if type(head) is str and type(tail) is str:
-            lines.append(f"{head} {predicate} {tail} .\n")
-            continue
-        with_blank_nodes.append(triple)
-        if type(head) is int:
-            touching[~head].append(triple)
-        if type(tail) is int and tail != head:
-            touching[~tail].append(triple)
+    if len(ground) == len(compiled.ground) and len(linked) == len(compiled.linked):
+        first_degree = [
+            [
+                prefix + texts[term] + suffix if term >= 0 else prefix
+                for prefix, term, suffix in lines
+            ]
+            for lines in compiled.first_degree
+        ]
+    else:  # two triples came out as one statement: the compiled lines may count it twice
+        first_degree = [[] for _ in range(compiled.blank_nodes)]
+        for head, predicate, tail in linked:
+            for node in {term for term in (head, tail) if type(term) is int}:
+                first_degree[~node].append(
+                    f"{_first_degree(head, node)} {predicate} {_first_degree(tail, node)} .\n"
+                )
     hash_function = _HASH_FUNCTIONS.get(hash_algorithm) or functools.partial(
         hashlib.new, hash_algorithm
     )
     by_hash: dict[str, int] = {}
-    for index, node_triples in enumerate(touching):
-        node = ~index
-        if len(triples) == len(compiled.triples):  # no two came out equal: the templates
-            first_degree = sorted(
-                prefix + texts[term] + suffix if term >= 0 else prefix
-                for prefix, term, suffix in compiled.first_degree[index]
-            )
-        else:
-            first_degree = sorted(
-                f"{_first_degree(head, node)} {predicate} {_first_degree(tail, node)} .\n"
-                for head, predicate, tail in node_triples
-            )
-        digest = hash_function("".join(first_degree).encode("utf-8")).hexdigest()
+    for index, node_lines in enumerate(first_degree):
+        node_lines.sort()
+        digest = hash_function("".join(node_lines).encode("utf-8")).hexdigest()
         if digest in by_hash:
             return data_integrity.canonicalize_dataset(
-                _pyld_dataset(triples), hash_algorithm=hash_algorithm
+                _pyld_dataset(compiled, texts), hash_algorithm=hash_algorithm
             )
-        by_hash[digest] = node
+        by_hash[digest] = ~index
     labels = {
         node: f"{CANONICAL_PREFIX}{position}"
         for position, (_, node) in enumerate(sorted(by_hash.items()))
     }
+    lines = list(ground)
     lines.extend(
         f"{labels[head] if type(head) is int else head} {predicate} "
         f"{labels[tail] if type(tail) is int else tail} .\n"
-        for head, predicate, tail in with_blank_nodes
+        for head, predicate, tail in linked
     )
     lines.sort()
     return "".join(lines)
@@ -587,8 +603,16 @@ def _first_degree(term: str | int, node: int) -> str | int:
     return term
 
 
-def _pyld_dataset(triples: dict[Triple, None]) -> dict[str, Any]:
-    """The filled triples in pyld's dataset shape, for pyld's URDNA2015."""
+def _pyld_dataset(compiled: CompiledSkeleton, texts: list[str]) -> dict[str, Any]:
+    """The filled triples, as a set, in pyld's dataset shape, for pyld's URDNA2015."""
+    triples = dict.fromkeys(
+        (
+            texts[subject] if subject >= 0 else subject,
+            predicate,
+            texts[object_] if object_ >= 0 else object_,
+        )
+        for subject, predicate, object_ in compiled.triples
+    )
     return {
         "@default": [
             {
