@@ -370,14 +370,6 @@ class _NotHandled(Exception):
     """Raised inside the walk when a document is not one the fast path handles."""
 
 
-def leaf_form(value: str) -> str:
-    """Which sentinel stands for ``value``: an IRI pyld leaves unchanged, or any string."""
-    found = _IRI_FORMS.fullmatch(value)
-    if found is None:
-        return LITERAL
-    return HTTP_IRI if found.lastindex == 1 else UUID_URN
-
-
 def compiled_skeleton(skeleton: Skeleton) -> CompiledSkeleton | None:
     """The compiled form of ``skeleton``, from the cache or compiled now (None: refused)."""
     found, compiled = _skeletons.get(skeleton)
