@@ -19,7 +19,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,12 @@ class WriteTurn:
 
     def _forget_turns(self) -> None:
         """A new lock, and the file to be opened again (at start, and in a forked child,
-        where a turn a parent's thread held would otherwise never end)."""
+        where a turn a parent's thread held would otherwise never end). Closing the
+        inherited descriptor leaves the parent's lock as it is (the parent holds its own)."""
+        inherited = getattr(self, "_file", None)
+        if inherited is not None:
+            with suppress(OSError):
+                os.close(inherited)
         self._threads = threading.RLock()
         self._depth = 0
         self._file: int | None = None
@@ -271,8 +276,8 @@ def insert_unless_taken(
     ``unique`` columns (a unique constraint on exactly those); whether it was inserted.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on SQLite (3.35 and later) and
-    PostgreSQL alike: no savepoint,
-    and on PostgreSQL the transaction stays usable. Any other constraint still raises.
+    PostgreSQL alike: no savepoint, and on PostgreSQL the transaction stays usable. Any
+    other constraint still raises.
     """
     dialect_insert = (
         postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
