@@ -116,7 +116,9 @@ class _Tag:
 # as None, a replaceable leaf as the tag of its form, an object as (_OBJECT, (key, child),
 # ...), an array as (_ARRAY, child, ...), and a number or boolean as (_NUMBER, its JSON
 # text), so that 1, 1.0, -0.0 and true stay apart.
-_SLOT_TAGS = {form: _Tag(form) for form in (LITERAL, HTTP_IRI, UUID_URN)}
+_LITERAL_SLOT, _HTTP_IRI_SLOT, _UUID_URN_SLOT = (
+    _Tag(form) for form in (LITERAL, HTTP_IRI, UUID_URN)
+)
 _OBJECT, _ARRAY, _NUMBER = _Tag("object"), _Tag("array"), _Tag("number")
 Skeleton = Any
 
@@ -267,8 +269,7 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
     if not all(isinstance(url, str) and url in ALLOWED_CONTEXTS for url in contexts):
         return None
     terms = pinned_terms()
-    fixed, iri_valued = terms.fixed, terms.iri_valued | data_integrity.ID_KEYS
-    literal, http_iri, uuid_urn = (_SLOT_TAGS[form] for form in (LITERAL, HTTP_IRI, UUID_URN))
+    fixed, iri_valued = terms.fixed, terms.iri_valued
     values: list[str] = []
 
     def skeleton_of(node: Any, key: str) -> Skeleton:
@@ -282,9 +283,9 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
                     # Another kind of IRI (a did:, a compact IRI): kept as it is.
                     return node
                 values.append(node)
-                return literal
+                return _LITERAL_SLOT
             values.append(node)
-            return http_iri if found.lastindex == 1 else uuid_urn
+            return _HTTP_IRI_SLOT if found.lastindex == 1 else _UUID_URN_SLOT
         if kind is dict:
             if "@context" in node:
                 raise _NotHandled
@@ -329,7 +330,7 @@ def _plain_skeleton(value: Any) -> Skeleton:
 class PinnedTerms:
     """What the pinned contexts say about keys: whose string values are never replaced
     (keywords, their aliases other than ``@id``'s, ``@vocab``- and ``@json``-typed terms),
-    and whose are IRIs (``@id`` and its aliases, ``@id``-typed terms)."""
+    and whose are IRIs (``id``, ``@id`` and its aliases, ``@id``-typed terms)."""
 
     fixed: frozenset[str]
     iri_valued: frozenset[str]
@@ -343,7 +344,8 @@ def pinned_terms() -> PinnedTerms:
         CanonicalizationError: as ``contexts.load_context``.
     """
     fixed: set[str] = set()
-    iri_valued = {"@id"}
+    # "id" and "@id" whatever the contexts say: refuse_unfit_input checks their values as IRIs.
+    iri_valued = set(data_integrity.ID_KEYS)
     for url in ALLOWED_CONTEXTS:
         definitions: list[Any] = [load_context(url).get("@context")]
         while definitions:
