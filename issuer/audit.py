@@ -26,6 +26,8 @@ SYSTEM_ACTOR = "system"
 
 # A cell that starts with one of these is read as a formula by spreadsheet programs.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Built once, its values bound when it runs (an event is recorded with every award).
+_INSERT_EVENT = insert(AuditEvent)
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,19 @@ class AuditLog:
     ) -> None:
         """Append one event; inside ``session`` when given, so that it commits with the
         change it describes, else in a transaction of its own."""
-        event = insert(AuditEvent).values(
-            at=self._clock(),
-            actor=actor[:320],
-            action=action[:64],
-            subject=subject[:400],
-            address=(address or "")[:64],
-            details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
-        )
+        event = {
+            "at": self._clock(),
+            "actor": actor[:320],
+            "action": action[:64],
+            "subject": subject[:400],
+            "address": (address or "")[:64],
+            "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
+        }
         if session is not None:
-            session.connection().execute(event)
+            session.connection().execute(_INSERT_EVENT, event)
             return
         with self._db.write() as own:
-            own.connection().execute(event)
+            own.connection().execute(_INSERT_EVENT, event)
 
     def browse(
         self,

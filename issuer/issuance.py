@@ -46,6 +46,9 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 200
 # Rounds of reserve-sign-store before giving up; another round is needed only when another
 # process stored the same status entry first.
 MAX_SIGNING_ROUNDS = 8
+# Built once, their values bound when they run: no statement tree to build and walk per award.
+_INSERT_CREDENTIAL = insert(IssuedCredential)
+_INSERT_IDEMPOTENCY_KEY = insert(IdempotencyKey)
 
 
 @dataclass(frozen=True)
@@ -332,16 +335,17 @@ class IssuanceService:
         self._status.claim(session, signed.reservation, prepared.id)
         # Core statements on the session's connection: the ORM would add only cost here.
         connection = session.connection()
-        connection.execute(insert(IssuedCredential).values(signed.row()))
+        connection.execute(_INSERT_CREDENTIAL, signed.row())
         if prepared.idempotency_key is not None:
             connection.execute(
-                insert(IdempotencyKey).values(
-                    assessor_id=prepared.assessor_id,
-                    key=prepared.idempotency_key,
-                    request_sha256=prepared.request_sha256,
-                    credential_id=prepared.id,
-                    created_at=prepared.issued_at,
-                )
+                _INSERT_IDEMPOTENCY_KEY,
+                {
+                    "assessor_id": prepared.assessor_id,
+                    "key": prepared.idempotency_key,
+                    "request_sha256": prepared.request_sha256,
+                    "credential_id": prepared.id,
+                    "created_at": prepared.issued_at,
+                },
             )
         return signed.issued()
 

@@ -583,15 +583,16 @@ class Outbox:
         """``add`` for a message already in the outbox's form (``MailService.render_award``)."""
         now = self._clock()
         session.connection().execute(
-            insert(OutgoingMail).values(
-                credential_id=credential_id,
-                kind=kind,
-                recipient=recipient,
-                message=stored,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-            )
+            _ADD_MESSAGE,
+            {
+                "credential_id": credential_id,
+                "kind": kind,
+                "recipient": recipient,
+                "message": stored,
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            },
         )
 
     def requeue(self, stored: str, *, recipient: str, kind: str, credential_id: str) -> None:
@@ -943,8 +944,9 @@ class Outbox:
         self._close_transport()
 
 
-# The statements every message sent runs, built once; each is guarded by the lease the
-# worker holds on the message (``held``).
+# The statements every message runs, built once and their values bound when they run. Each
+# but the first is guarded by the lease the worker holds on the message (``held``).
+_ADD_MESSAGE = insert(OutgoingMail)
 _HELD = (OutgoingMail.id == bindparam("mail_id"), OutgoingMail.claimed_until == bindparam("held"))
 _BEGIN_ATTEMPT = (
     update(OutgoingMail)

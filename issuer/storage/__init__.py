@@ -11,6 +11,7 @@ out; the same code runs there unchanged.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import sqlite3
@@ -27,7 +28,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Insert, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -279,17 +280,22 @@ def insert_unless_taken(
     PostgreSQL alike: no savepoint, and on PostgreSQL the transaction stays usable. Any
     other constraint still raises.
     """
-    dialect_insert = (
-        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )
+    connection = session.connection()
+    statement = _insert_unless_taken(model.__table__, connection.dialect.name, tuple(unique))
+    return connection.execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_unless_taken(table: Table, dialect: str, unique: tuple[str, ...]) -> Insert:
+    """The statement of ``insert_unless_taken``, built once: its values are bound when it
+    runs, so its compiled form is found in the cache without walking a tree of values."""
+    dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     # RETURNING, not the row count (psycopg reports none for this statement here).
-    statement = (
-        dialect_insert(model)
-        .values(values)
+    return (
+        dialect_insert(table)
         .on_conflict_do_nothing(index_elements=list(unique))
-        .returning(*(getattr(model, column) for column in unique))
+        .returning(*(table.c[column] for column in unique))
     )
-    return session.connection().execute(statement).first() is not None
 
 
 def is_uuid(text: object) -> bool:
