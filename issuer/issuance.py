@@ -10,6 +10,7 @@ credential, its JWT and the recipient's address are committed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -124,6 +125,8 @@ class SignedAward:
 
 # What a caller stores with a new award, in the award's own transaction: its audit record,
 # the earner's e-mail in the outbox, a bulk row's outcome. Not called on an idempotent replay.
+# It writes through the session only: when another award committed in the same group fails,
+# it runs again (``Database.write_grouped``).
 AwardHook = Callable[[Session, IssuedAward], None]
 
 
@@ -209,10 +212,10 @@ class IssuanceService:
             reservation = self._status.reserve(self._db)
             try:
                 signed = self.sign(prepared, reservation)
-                with self._db.write() as session:
-                    issued = self.store(session, signed)
-                    if store_with is not None:
-                        store_with(session, issued)
+                # Committed with the awards of other threads that come at the same time.
+                issued = self._db.write_grouped(
+                    functools.partial(self._store_with, signed=signed, store_with=store_with)
+                )
             except StatusEntryTaken:
                 # Another process stored this entry between our read and our write.
                 continue
@@ -348,6 +351,14 @@ class IssuanceService:
                 },
             )
         return signed.issued()
+
+    def _store_with(
+        self, session: Session, signed: SignedAward, store_with: AwardHook | None
+    ) -> IssuedAward:
+        issued = self.store(session, signed)
+        if store_with is not None:
+            store_with(session, issued)
+        return issued
 
     def store_many(self, session: Session, batch: Sequence[SignedAward]) -> list[IssuedAward]:
         """Store a batch of signed awards in the caller's write transaction, with one

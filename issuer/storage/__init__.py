@@ -19,10 +19,10 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -35,6 +35,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.storage.group_commit import GroupCommit
 
 # Session is re-exported: it is the handle a service passes to another so that both write in
 # one transaction, without the passer touching the database itself.
@@ -57,6 +59,8 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+T = TypeVar("T")
+
 # SQLite waits this long for another writer's lock before giving up.
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # PostgreSQL: a server that accepts connections but does not answer, or a statement that
@@ -78,6 +82,9 @@ class Database:
         )
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._turn = _write_turn(self.engine) if self.is_sqlite else None
+        self._group_commit = GroupCommit(
+            self.write, timeout=_SQLITE_BUSY_TIMEOUT_SECONDS, timed_out=_database_locked
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,6 +102,12 @@ class Database:
             return
         with self._turn, self._writer() as session, session.begin():
             yield session
+
+    def write_grouped(self, write: Callable[[Session], T]) -> T:
+        """``write(session)`` in a write transaction, maybe shared with other threads' (a
+        group commit, ``GroupCommit``): what it returned, once committed. ``write`` may run
+        twice, the first time rolled back, so it must do nothing outside the session."""
+        return self._group_commit.run(write)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
