@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Integer, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from issuer.issuance import IssuedAward
@@ -715,39 +715,13 @@ class Outbox:
         rows it moved, so a message is claimed by one worker at a time. The lease's end
         is the claim's token: only its holder may begin a message (``_begin_attempt``)."""
         lease = now + CLAIM_LEASE
-        due = (
-            select(OutgoingMail.id)
-            .where(
-                OutgoingMail.sent_at.is_(None),
-                OutgoingMail.next_attempt_at.is_not(None),
-                OutgoingMail.next_attempt_at <= now,
-                or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
-            )
-            .order_by(OutgoingMail.next_attempt_at)
-            .limit(limit)
-        )
         with self._db.write() as session:
             self._settle_interrupted(session, now)
-            ids = list(session.scalars(due).all())
+            connection = session.connection()
+            ids = list(connection.execute(_DUE, {"now": now, "limit": limit}).scalars())
             if not ids:
                 return []
-            rows = session.execute(
-                update(OutgoingMail)
-                .where(
-                    OutgoingMail.id.in_(ids),
-                    OutgoingMail.sent_at.is_(None),
-                    OutgoingMail.next_attempt_at.is_not(None),
-                    or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
-                )
-                .values(claimed_until=lease)
-                .returning(
-                    OutgoingMail.id,
-                    OutgoingMail.kind,
-                    OutgoingMail.recipient,
-                    OutgoingMail.message,
-                    OutgoingMail.attempts,
-                )
-            ).all()
+            rows = connection.execute(_CLAIM, {"ids": ids, "now": now, "lease": lease}).all()
         claimed = [
             _Claimed(row.id, row.kind, row.recipient, row.message, row.attempts, lease)
             for row in rows
@@ -945,8 +919,31 @@ class Outbox:
 
 
 # The statements every message runs, built once and their values bound when they run. Each
-# but the first is guarded by the lease the worker holds on the message (``held``).
+# after the claim is guarded by the lease the worker holds on the message (``held``).
 _ADD_MESSAGE = insert(OutgoingMail)
+_UNCLAIMED = (
+    OutgoingMail.sent_at.is_(None),
+    OutgoingMail.next_attempt_at.is_not(None),
+    or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < bindparam("now")),
+)
+_DUE = (
+    select(OutgoingMail.id)
+    .where(*_UNCLAIMED, OutgoingMail.next_attempt_at <= bindparam("now"))
+    .order_by(OutgoingMail.next_attempt_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+_CLAIM = (
+    update(OutgoingMail)
+    .where(OutgoingMail.id.in_(bindparam("ids", expanding=True)), *_UNCLAIMED)
+    .values(claimed_until=bindparam("lease"))
+    .returning(
+        OutgoingMail.id,
+        OutgoingMail.kind,
+        OutgoingMail.recipient,
+        OutgoingMail.message,
+        OutgoingMail.attempts,
+    )
+)
 _HELD = (OutgoingMail.id == bindparam("mail_id"), OutgoingMail.claimed_until == bindparam("held"))
 _BEGIN_ATTEMPT = (
     update(OutgoingMail)
