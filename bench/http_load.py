@@ -205,3 +205,26 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError("gunicorn did not start serving")
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds (user and system) used so far by the processes this one started and
+    their children: gunicorn's master and workers. Read from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= found
+        grew = bool(found)
+    return sum(used[pid] for pid in ours - {os.getpid()})

@@ -23,11 +23,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-from pathlib import Path
 
 from harness import PASSPHRASE, start_service
-from http_load import LoadResult, gunicorn, load, request_bytes, service_environment
+from http_load import (
+    LoadResult,
+    gunicorn,
+    load,
+    request_bytes,
+    server_cpu_seconds,
+    service_environment,
+)
 
 ACHIEVEMENT = "computer-user-support-specialists/proficient"
 TARGETS = {
@@ -143,29 +148,6 @@ def main() -> None:
     print("Server CPU per request (gunicorn and its workers):")
     for name, seconds in server_cpu.items():
         print(f"  {name:44s} {seconds * 1e6:6.0f} µs  {seconds / floor_cpu:4.2f}x the floor's")
-
-
-def server_cpu_seconds() -> float:
-    """CPU seconds (user and system) used so far by the processes this one started and
-    their children: gunicorn's master and workers. Read from /proc (Linux)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended meanwhile
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])
-        used[pid] = (int(fields[11]) + int(fields[12])) / tick
-    ours = {os.getpid()}
-    grew = True
-    while grew:
-        found = {pid for pid, parent in parents.items() if parent in ours} - ours
-        ours |= found
-        grew = bool(found)
-    return sum(used[pid] for pid in ours - {os.getpid()})
 
 
 def _etag(port: int, path: str) -> str:
