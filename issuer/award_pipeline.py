@@ -6,13 +6,19 @@ process, the store of a whole batch back in the job's process).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from issuer.assessors import Principal
 from issuer.audit import AuditLog
-from issuer.issuance import AwardHook, IssuanceService, IssuedAward, PreparedAward, SignedAward
+from issuer.issuance import (
+    AwardWrite,
+    IssuanceService,
+    IssuedAward,
+    PreparedAward,
+    SignedAward,
+)
 from issuer.mail import MailService
 from issuer.revocation import StatusReservation
 from issuer.storage import Session
@@ -55,7 +61,7 @@ class AwardPipeline:
         actor: str,
         address: str | None,
         details: dict[str, Any],
-        store_with: AwardHook | None = None,
+        store_with: Callable[[Session, IssuedAward], None] | None = None,
     ) -> IssuedAward:
         """Issue a credential and store with it, in one transaction, its audit record, the
         earner's e-mail (delivered after the commit) and what ``store_with`` adds. An
@@ -64,12 +70,19 @@ class AwardPipeline:
         Raises as ``IssuanceService.award``.
         """
 
-        def record(session: Session, issued: IssuedAward) -> None:
+        def record(issued: IssuedAward) -> AwardWrite:
             recipient = request["recipient"]["email"]  # the request was read and is valid
-            self.record(session, issued, recipient, actor=actor, address=address, details=details)
-            self.mail.queue_award(session, issued, recipient)
-            if store_with is not None:
-                store_with(session, issued)
+            message = self.mail.render_award(issued, recipient)
+
+            def write(session: Session) -> None:
+                self.record(
+                    session, issued, recipient, actor=actor, address=address, details=details
+                )
+                self.mail.queue_rendered_award(session, issued.id, recipient, message)
+                if store_with is not None:
+                    store_with(session, issued)
+
+            return write
 
         issued = self.issuance.award(principal, request, idempotency_key, store_with=record)
         self.mail.wake()

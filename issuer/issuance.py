@@ -124,10 +124,12 @@ class SignedAward:
 
 
 # What a caller stores with a new award, in the award's own transaction: its audit record,
-# the earner's e-mail in the outbox, a bulk row's outcome. Not called on an idempotent replay.
-# It writes through the session only: when another award committed in the same group fails,
-# it runs again (``Database.write_grouped``).
-AwardHook = Callable[[Session, IssuedAward], None]
+# the earner's e-mail in the outbox. Given the signed award before the transaction (so that
+# rendering an e-mail holds no lock), it returns the writes to make in it; these write
+# through the session only, as they run again when another award of their group commit
+# fails (``Database.write_grouped``). Not called on an idempotent replay.
+AwardWrite = Callable[[Session], None]
+AwardHook = Callable[[IssuedAward], AwardWrite]
 
 
 def other_issuer_identity(db: Database, issuer_did: str) -> str | None:
@@ -212,9 +214,10 @@ class IssuanceService:
             reservation = self._status.reserve(self._db)
             try:
                 signed = self.sign(prepared, reservation)
+                also = store_with(signed.issued()) if store_with is not None else None
                 # Committed with the awards of other threads that come at the same time.
                 issued = self._db.write_grouped(
-                    functools.partial(self._store_with, signed=signed, store_with=store_with)
+                    functools.partial(self._store_with, signed=signed, also=also)
                 )
             except StatusEntryTaken:
                 # Another process stored this entry between our read and our write.
@@ -353,11 +356,11 @@ class IssuanceService:
         return signed.issued()
 
     def _store_with(
-        self, session: Session, signed: SignedAward, store_with: AwardHook | None
+        self, session: Session, signed: SignedAward, also: AwardWrite | None
     ) -> IssuedAward:
         issued = self.store(session, signed)
-        if store_with is not None:
-            store_with(session, issued)
+        if also is not None:
+            also(session)
         return issued
 
     def store_many(self, session: Session, batch: Sequence[SignedAward]) -> list[IssuedAward]:

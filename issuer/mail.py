@@ -997,16 +997,10 @@ class MailService:
         self._page_url = page_url
         self._settings_url = settings_url
 
-    def queue_award(self, session: Session, issued: IssuedAward, recipient_email: str) -> None:
-        """Put the award e-mail for ``issued`` in the outbox within the award's transaction,
-        so that a stored award always has its e-mail queued; ``wake`` once it commits."""
-        self.queue_rendered_award(
-            session, issued.id, recipient_email, self.render_award(issued, recipient_email)
-        )
-
     def render_award(self, issued: IssuedAward, recipient_email: str) -> str:
-        """The award e-mail for ``issued`` in the outbox's form; no database work, so that a
-        signing process can render it beside the signatures (``queue_rendered_award``)."""
+        """The award e-mail for ``issued`` in the outbox's form; no database work, so that it
+        is rendered before the award's transaction, or in a signing process beside the
+        signatures (``queue_rendered_award``)."""
         achievement = issued.credential["credentialSubject"]["achievement"]
         return stored_award_message(
             sender=self.settings.sender,
@@ -1021,7 +1015,8 @@ class MailService:
     def queue_rendered_award(
         self, session: Session, credential_id: str, recipient_email: str, rendered: str
     ) -> None:
-        """``queue_award`` for a message ``render_award`` made."""
+        """Put the award e-mail ``rendered`` in the outbox within the award's transaction, so
+        that a stored award always has its e-mail queued; ``wake`` once it commits."""
         self.outbox.add_stored(
             session,
             rendered,
