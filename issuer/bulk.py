@@ -733,8 +733,7 @@ class BulkService:
         issuance = self._award.issuance
         keys = {row.row_number: _row_key(job.id, row.row_number) for row in rows}
         replays = issuance.replays(principal.id, list(keys.values()))
-        items: list[SignItem] = []
-        rows_signed: list[BulkJobRow] = []
+        unsigned: list[tuple[BulkJobRow, dict[str, Any], str]] = []
         for row in rows:
             request = json.loads(row.request_json or "{}")
             key = keys[row.row_number]
@@ -750,13 +749,18 @@ class BulkService:
                 else:
                     batch.outcomes[row.row_number] = (ISSUED, issued.id, None)
                 continue
-            try:
-                reservation = issuance.reserve()
-            except IssuerError as failure:
+            unsigned.append((row, request, key))
+        try:
+            reservations = issuance.reserve_many(len(unsigned))
+        except IssuerError as failure:
+            for row, _request, _key in unsigned:
                 batch.outcomes[row.row_number] = (FAILED, None, failure.message)
-                continue
-            items.append(SignItem(principal, request, key, reservation))
-            rows_signed.append(row)
+            return batch
+        items = [
+            SignItem(principal, request, key, reservation)
+            for (_row, request, key), reservation in zip(unsigned, reservations, strict=True)
+        ]
+        rows_signed = [row for row, _request, _key in unsigned]
         share = max(1, -(-len(items) // signer.processes))
         batch.items = items
         batch.chunks = [

@@ -412,6 +412,13 @@ class IssuanceService:
         """
         return self._status.reserve(self._db)
 
+    def reserve_many(self, count: int) -> list[StatusReservation]:
+        """``count`` status entries for a batch (``StatusAllocator.reserve_many``).
+
+        Raises Conflict ``status_allocation_failed``.
+        """
+        return self._status.reserve_many(self._db, count)
+
     def replays(self, assessor_id: int, keys: Sequence[str]) -> dict[str, tuple[str, IssuedAward]]:
         """The awards ``keys`` of this assessor produced already, each with the digest of
         its request, read in one query per few hundred keys."""

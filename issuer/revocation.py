@@ -243,6 +243,45 @@ class StatusAllocator:
             "status_allocation_failed", "No status list entry could be allocated; try again."
         )
 
+    def reserve_many(self, db: Database, count: int) -> list[StatusReservation]:
+        """``count`` reservations as ``reserve`` draws them, for a batch: the open list's
+        unused indexes drawn at random in one read of the database, as many as it has;
+        the rest (a list that fills up, or none open) one by one with ``reserve``.
+
+        Raises as ``reserve``, holding none of the batch.
+        """
+        drawn: list[tuple[int, int]] = []
+        with db.read() as session:
+            open_list = self._find_open_list(session)
+            if open_list is not None and count > 0:
+                held = self._reserved_in(open_list.id)
+                candidates = {
+                    self._random_below(open_list.size) for _ in range(count + RANDOM_CANDIDATES)
+                } - held
+                used = set(
+                    session.connection()
+                    .execute(
+                        _ENTRIES_AMONG, {"list_id": open_list.id, "indexes": sorted(candidates)}
+                    )
+                    .scalars()
+                )
+                drawn = [(open_list.id, index) for index in candidates if index not in used]
+        reservations: list[StatusReservation] = []
+        with self._reservations_lock:
+            for list_id, index in drawn[:count]:
+                if (list_id, index) not in self._reservations:
+                    self._reservations.add((list_id, index))
+                    entry = status_list.status_entry(self.list_url(list_id), index)
+                    reservations.append(StatusReservation(list_id, index, entry))
+        try:
+            while len(reservations) < count:
+                reservations.append(self.reserve(db))
+        except BaseException:
+            for reservation in reservations:
+                self.release(reservation)
+            raise
+        return reservations
+
     def claim(self, session: Session, reservation: StatusReservation, credential_id: str) -> None:
         """Store the reserved entry for ``credential_id`` in the caller's write transaction.
 
@@ -777,6 +816,12 @@ _OPEN_LIST = (
 )
 _ENTRY = select(StatusEntry.credential_id).where(
     StatusEntry.list_id == bindparam("list_id"), StatusEntry.status_index == bindparam("index")
+)
+
+
+_ENTRIES_AMONG = select(StatusEntry.status_index).where(
+    StatusEntry.list_id == bindparam("list_id"),
+    StatusEntry.status_index.in_(bindparam("indexes", expanding=True)),
 )
 
 

@@ -148,3 +148,36 @@ def test_one_process_never_hands_one_entry_to_two_awards(services: Services) -> 
     assert (first.list_id, first.index) != (second.list_id, second.index)
     allocator.release(first)
     allocator.release(second)
+
+
+def test_a_batch_draws_unused_entries_at_once_and_the_rest_one_by_one(
+    services: Services, assessor: Principal
+) -> None:
+    # Entries 1 and 2 of the open list (8 entries) are stored; 3 is held by an award of
+    # this process being signed. The batch's twelve draws hit all three, and repeat.
+    batch_draws = [3, 1, 2, 3, 0, 0, 6, 1, 7, 7, 4, 4]
+    allocator = StatusAllocator(
+        services.base_url, 8, random_below=_indexes([1, 2, 3, *batch_draws])
+    )
+    service = _service(services, allocator, lambda: datetime.now(UTC))
+    stored = [service.award(assessor, _request(n)).credential["credentialStatus"] for n in (1, 2)]
+    assert [entry["statusListIndex"] for entry in stored] == ["1", "2"]
+    signing = allocator.reserve(services.db)
+    assert signing.index == 3
+
+    batch = allocator.reserve_many(services.db, 8)
+
+    taken = {(signing.list_id, index) for index in (1, 2, 3)}
+    drawn = [(reservation.list_id, reservation.index) for reservation in batch]
+    assert len(drawn) == len(set(drawn)) == 8
+    assert not set(drawn) & taken
+    # The draws give 0, 4, 6 and 7 at once; one by one, the first list's last entry (5),
+    # then the rest from a new list.
+    first_list = sorted(index for list_id, index in drawn if list_id == signing.list_id)
+    assert first_list == [0, 4, 5, 6, 7]
+    assert len({list_id for list_id, _index in drawn}) == 2
+    # The batch's own entries are held: no later reservation of this process gets one.
+    later = allocator.reserve(services.db)
+    assert (later.list_id, later.index) not in set(drawn) | taken
+    for reservation in [signing, later, *batch]:
+        allocator.release(reservation)
