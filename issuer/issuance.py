@@ -405,13 +405,6 @@ class IssuanceService:
         """Forget a reservation once its entry is stored or will never be."""
         self._status.release(reservation)
 
-    def reserve(self) -> StatusReservation:
-        """Reserve a status entry for a credential to be signed (``StatusAllocator.reserve``).
-
-        Raises Conflict ``status_allocation_failed``.
-        """
-        return self._status.reserve(self._db)
-
     def reserve_many(self, count: int) -> list[StatusReservation]:
         """``count`` status entries for a batch (``StatusAllocator.reserve_many``).
 
