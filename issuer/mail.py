@@ -813,16 +813,23 @@ class Outbox:
         """In one transaction: record ``last`` (the outcome of the message sent before on
         this connection), then count an attempt of ``mail`` and mark it sending, if this
         worker still holds its lease; None when it does not (nothing is to be sent). The
-        attempt's lease runs from the clock, not from the pass (which may be long begun)."""
+        attempt's lease runs from the clock, not from the pass (which may be long begun).
+        The transaction is shared with the awards being stored meanwhile (a group commit)."""
         lease = max(now, self._clock()) + CLAIM_LEASE
-        with self._db.write() as session:
+
+        def begin(session: Session) -> int | None:
             if last is not None:
                 self._record(session, *last, now)
-            attempts = (
+            attempts: int | None = (
                 session.connection()
                 .execute(_BEGIN_ATTEMPT, {"mail_id": mail.id, "held": mail.lease, "lease": lease})
                 .scalar()
             )
+            return attempts
+
+        attempts = self._db.write_grouped(begin)
+        if last is not None:
+            self._report(*last, now)
         return None if attempts is None else _Attempt(mail, attempts, lease)
 
     def _end_group(
@@ -858,39 +865,48 @@ class Outbox:
                     .where(OutgoingMail.id == mail.id, OutgoingMail.claimed_until == mail.lease)
                     .values(claimed_until=None)
                 )
+        if last is not None:
+            self._report(*last, now)
 
     @staticmethod
     def _record(session: Session, attempt: _Attempt, error: str | None, now: datetime) -> None:
         """One attempt's outcome: sent, or its next attempt (none after ``MAX_ATTEMPTS``).
-        Guarded by the attempt's lease: a message requeued meanwhile is left as it is."""
-        mail = attempt.mail
-        held = {"mail_id": mail.id, "held": attempt.lease}
+        Guarded by the attempt's lease: a message requeued meanwhile is left as it is.
+        Logged by ``_report`` once committed."""
+        held = {"mail_id": attempt.mail.id, "held": attempt.lease}
         if error is None:
             session.connection().execute(_SENT, {**held, "sent": now})
-            log.info("Mail %s (%s) sent", mail.id, mail.kind)
             return
-        next_attempt = Outbox._next_attempt(mail, attempt.attempts, now, error)
+        next_attempt = _next_attempt(attempt.attempts, now)
         session.connection().execute(
             _NOT_SENT, {**held, "next_attempt": next_attempt, "error": error[:2000]}
         )
 
     @staticmethod
-    def _next_attempt(mail: _Claimed, attempts: int, now: datetime, error: str) -> datetime | None:
-        if attempts >= MAX_ATTEMPTS:
+    def _report(attempt: _Attempt, error: str | None, now: datetime) -> None:
+        """Log an outcome ``_record`` stored."""
+        mail = attempt.mail
+        if error is None:
+            log.info("Mail %s (%s) sent", mail.id, mail.kind)
+            return
+        next_attempt = _next_attempt(attempt.attempts, now)
+        if next_attempt is None:
             log.error(
-                "Mail %s (%s) given up after %d attempts: %s", mail.id, mail.kind, attempts, error
+                "Mail %s (%s) given up after %d attempts: %s",
+                mail.id,
+                mail.kind,
+                attempt.attempts,
+                error,
             )
-            return None
-        next_attempt = now + _retry_pause(attempts)
+            return
         log.warning(
             "Mail %s (%s) not sent (attempt %d), retrying at %s: %s",
             mail.id,
             mail.kind,
-            attempts,
+            attempt.attempts,
             next_attempt.isoformat(),
             error,
         )
-        return next_attempt
 
     def _deliver_quietly(self) -> bool:
         """One batch; whether it was full (more may be due). Never raises."""
@@ -965,6 +981,12 @@ _NOT_SENT = (
         next_attempt_at=bindparam("next_attempt"), claimed_until=None, last_error=bindparam("error")
     )
 )
+
+
+def _next_attempt(attempts: int, now: datetime) -> datetime | None:
+    """When a message that failed its ``attempts``-th attempt ``now`` is tried again; None
+    once it has had ``MAX_ATTEMPTS``."""
+    return None if attempts >= MAX_ATTEMPTS else now + _retry_pause(attempts)
 
 
 def _retry_pause(attempts: int) -> timedelta:
