@@ -8,6 +8,7 @@ bounds how long a broken outbox is waited for.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -19,7 +20,14 @@ import pytest
 from flask import Flask
 from support import smtp_server
 
-from issuer.mail import AWARD_NOTICE, DELIVERY_BATCH, MailSettings, Outbox, transport_for
+from issuer.mail import (
+    AWARD_NOTICE,
+    DELIVERY_BATCH,
+    MAX_ATTEMPTS,
+    MailSettings,
+    Outbox,
+    transport_for,
+)
 
 pytestmark = pytest.mark.storage
 
@@ -206,3 +214,29 @@ def test_a_message_the_server_cannot_take_waits_for_its_retry_while_the_rest_go(
         assert outbox.deliver_due(later) == 3
     assert len(received) == 3
     assert outbox.pending() == []
+
+
+def test_each_outcome_is_logged_once_after_it_is_stored(
+    smtp_app: Flask, smtp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = new_outbox(smtp_app, background=False)
+    queue(outbox, smtp_app, 1)
+    caplog.set_level(logging.INFO, logger="issuer.mail")
+    for _ in range(MAX_ATTEMPTS):  # no server: every attempt fails, the last gives up
+        (mail,) = outbox.pending()
+        assert outbox.deliver_due(mail.next_attempt_at) == 0
+    (given_up,) = outbox.pending()
+    assert given_up.attempts == MAX_ATTEMPTS and given_up.next_attempt_at is None
+    retries = [r for r in caplog.records if "not sent (attempt" in r.getMessage()]
+    assert [r.levelno for r in retries] == [logging.WARNING] * (MAX_ATTEMPTS - 1)
+    given_up_lines = [
+        r for r in caplog.records if f"given up after {MAX_ATTEMPTS}" in r.getMessage()
+    ]
+    assert [r.levelno for r in given_up_lines] == [logging.ERROR]
+
+    caplog.clear()
+    queue(outbox, smtp_app, 1)
+    with smtp_server(smtp_port) as received:
+        assert outbox.deliver_due() == 1
+    assert len(received) == 1
+    assert [r.getMessage().endswith(") sent") for r in caplog.records].count(True) == 1
