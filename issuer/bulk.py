@@ -859,13 +859,14 @@ class BulkService:
         self, session: Session, batch: _Batch, fresh: list[SignedForBatch]
     ) -> list[SignedForBatch]:
         """Store ``fresh`` with one statement per table; when any of its status entries or
-        idempotency keys was stored meanwhile by another process, one by one instead, each
-        in a savepoint: that row stays pending and is done again (its key then replays)."""
+        idempotency keys was stored meanwhile by another process, or a list of its entries
+        was closed (a restore sealed it), one by one instead, each in a savepoint: that row
+        stays pending and is done again (its key then replays, or it draws a new entry)."""
         issuance = self._award.issuance
         try:
             issuance.store_many(session, [item.signed for item in fresh])
             return fresh
-        except IntegrityError:
+        except (IntegrityError, StatusEntryTaken):
             pass
         stored = []
         for item in fresh:

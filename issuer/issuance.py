@@ -39,7 +39,12 @@ from issuer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from issuer.frameworks import Template, TemplateCatalog
 from issuer.keyring import Keyring
 from issuer.proofs import data_integrity, fast_canonical, vc_jwt
-from issuer.revocation import StatusAllocator, StatusEntryTaken, StatusReservation
+from issuer.revocation import (
+    StatusAllocator,
+    StatusEntryTaken,
+    StatusReservation,
+    closed_lists,
+)
 from issuer.storage import Database, is_uuid
 from issuer.storage.models import IdempotencyKey, IssuedCredential, StatusEntry
 
@@ -368,11 +373,14 @@ class IssuanceService:
         statement per table.
 
         Raises IntegrityError, inside a savepoint that leaves the transaction usable, when
-        any status entry or idempotency key was stored meanwhile: the caller then stores
-        the batch one by one (``store``), which tells which.
+        any status entry or idempotency key was stored meanwhile, and StatusEntryTaken when
+        a list of the batch's entries was closed meanwhile (``StatusAllocator.claim``): the
+        caller then stores the batch one by one (``store``), which tells which.
         """
         if not batch:
             return []
+        if closed_lists(session, [signed.reservation.list_id for signed in batch]):
+            raise StatusEntryTaken
         with session.begin_nested():
             session.execute(
                 insert(StatusEntry),

@@ -137,7 +137,8 @@ class StatusReservation:
 
 
 class StatusEntryTaken(Exception):
-    """Another process stored the reserved entry first; draw another one."""
+    """Another process stored the reserved entry first, or its list was closed meanwhile
+    (full, or sealed by a restore); draw another one."""
 
 
 class StatusAllocator:
@@ -285,9 +286,13 @@ class StatusAllocator:
     def claim(self, session: Session, reservation: StatusReservation, credential_id: str) -> None:
         """Store the reserved entry for ``credential_id`` in the caller's write transaction.
 
-        Raises StatusEntryTaken when another process stored that entry first (the
-        transaction stays usable; the caller draws again and re-signs).
+        Raises StatusEntryTaken when another process stored that entry first, or when its
+        list is no longer open: a restore meanwhile sealed it, as its indexes handed out
+        after the backup are unknown (the transaction stays usable; the caller draws again
+        and re-signs).
         """
+        if closed_lists(session, [reservation.list_id]):
+            raise StatusEntryTaken
         stored = insert_unless_taken(
             session,
             StatusEntry,
@@ -823,6 +828,18 @@ _ENTRIES_AMONG = select(StatusEntry.status_index).where(
     StatusEntry.list_id == bindparam("list_id"),
     StatusEntry.status_index.in_(bindparam("indexes", expanding=True)),
 )
+
+
+_CLOSED_AMONG = select(StatusList.id).where(
+    StatusList.id.in_(bindparam("list_ids", expanding=True)), StatusList.full
+)
+
+
+def closed_lists(session: Session, list_ids: Sequence[int]) -> list[int]:
+    """Which of ``list_ids`` take no new entries any more (full, or sealed by a restore), read
+    in the caller's transaction: an entry reserved before must not be stored in one."""
+    found = session.connection().execute(_CLOSED_AMONG, {"list_ids": sorted(set(list_ids))})
+    return list(found.scalars())
 
 
 def _entry_exists(session: Session, list_id: int, index: int) -> bool:

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from issuer.assessors import Principal
 from issuer.issuance import IssuanceService, IssuedAward
 from issuer.proofs import data_integrity
-from issuer.revocation import StatusAllocator
+from issuer.revocation import StatusAllocator, StatusEntryTaken
 from issuer.services import Services
-from issuer.storage.models import StatusEntry
+from issuer.storage.models import StatusEntry, StatusList
 
 pytestmark = pytest.mark.storage
 
@@ -181,3 +181,59 @@ def test_a_batch_draws_unused_entries_at_once_and_the_rest_one_by_one(
     assert (later.list_id, later.index) not in set(drawn) | taken
     for reservation in [signing, later, *batch]:
         allocator.release(reservation)
+
+
+def _seal_every_list(services: Services) -> None:
+    """What a restore does to the lists it finds (issuer/backup.py)."""
+    with services.db.write() as session:
+        session.execute(update(StatusList).values(full=True))
+
+
+def test_an_entry_whose_list_a_restore_sealed_meanwhile_is_drawn_again(
+    services: Services, assessor: Principal
+) -> None:
+    calls: list[int] = []
+
+    def clock() -> datetime:
+        # While this award is signed (the second call: the proof's creation time), a
+        # restore seals the list its entry was reserved in.
+        calls.append(1)
+        if len(calls) == 2:
+            _seal_every_list(services)
+        return datetime.now(UTC)
+
+    allocator = StatusAllocator(services.base_url, 8, random_below=_indexes([]))
+    issued = _service(services, allocator, clock).award(assessor, _request(1))
+
+    with services.db.read() as session:
+        entries = session.execute(
+            select(StatusEntry.list_id, StatusList.full).join(
+                StatusList, StatusList.id == StatusEntry.list_id
+            )
+        ).all()
+    assert entries == [(2, False)]  # stored in the list opened after the seal, not in 1
+    status = issued.credential["credentialStatus"]
+    assert status["statusListCredential"].endswith("/status/2")
+    data_integrity.verify_proof(
+        issued.credential, services.keyring().signing_key("EdDSA").public_key
+    )
+
+
+def test_a_batch_whose_list_was_sealed_meanwhile_is_not_stored(
+    services: Services, assessor: Principal
+) -> None:
+    allocator = StatusAllocator(services.base_url, 8, random_below=_indexes([]))
+    service = _service(services, allocator, lambda: datetime.now(UTC))
+    reservations = allocator.reserve_many(services.db, 2)
+    signed = [
+        service.sign(service.prepare(assessor, _request(n), None), reservation)
+        for n, reservation in enumerate(reservations)
+    ]
+    _seal_every_list(services)
+    with services.db.write() as session:
+        with pytest.raises(StatusEntryTaken):
+            service.store_many(session, signed)
+        with pytest.raises(StatusEntryTaken):
+            service.store(session, signed[0])
+    with services.db.read() as session:
+        assert session.execute(select(StatusEntry)).all() == []
