@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,19 +79,52 @@ class AuditLog:
     ) -> None:
         """Append one event; inside ``session`` when given, so that it commits with the
         change it describes, else in a transaction of its own."""
-        event = {
-            "at": self._clock(),
+        event = self._event(actor, action, subject, address, details)
+        if session is not None:
+            session.connection().execute(_INSERT_EVENT, event)
+            return
+        with self._db.write() as own:
+            own.connection().execute(_INSERT_EVENT, event)
+
+    def record_many(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        address: str | None,
+    ) -> None:
+        """Append one event per (subject, details) of ``events`` inside ``session``, in one
+        statement (a bulk batch's awards)."""
+        if events:
+            at = self._clock()
+            session.connection().execute(
+                _INSERT_EVENT,
+                [
+                    self._event(actor, action, subject, address, details, at=at)
+                    for subject, details in events
+                ],
+            )
+
+    def _event(
+        self,
+        actor: str,
+        action: str,
+        subject: str,
+        address: str | None,
+        details: dict[str, Any] | None,
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "at": at or self._clock(),
             "actor": actor[:320],
             "action": action[:64],
             "subject": subject[:400],
             "address": (address or "")[:64],
             "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
         }
-        if session is not None:
-            session.connection().execute(_INSERT_EVENT, event)
-            return
-        with self._db.write() as own:
-            own.connection().execute(_INSERT_EVENT, event)
 
     def browse(
         self,

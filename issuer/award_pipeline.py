@@ -6,7 +6,7 @@ process, the store of a whole batch back in the job's process).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,8 +104,41 @@ class AwardPipeline:
             "award.issued",
             issued.id,
             address=address,
-            details={"achievement": issued.achievement, "recipient": recipient, **details},
+            details=_award_details(issued, recipient, details),
             session=session,
+        )
+
+    def record_batch(
+        self,
+        session: Session,
+        awards: Sequence[tuple[SignedForBatch, dict[str, Any]]],
+        *,
+        actor: str,
+        address: str | None,
+    ) -> None:
+        """The audit records and e-mails of a batch's new awards, each (award, details) of
+        ``awards``, in their transaction: one statement for all the records and one for all
+        the e-mails."""
+        issued = [(item, item.signed.issued(), details) for item, details in awards]
+        self.audit.record_many(
+            session,
+            actor,
+            "award.issued",
+            [
+                (
+                    award.id,
+                    _award_details(award, item.signed.prepared.award.recipient_email, details),
+                )
+                for item, award, details in issued
+            ],
+            address=address,
+        )
+        self.mail.queue_rendered_awards(
+            session,
+            [
+                (award.id, item.signed.prepared.award.recipient_email, item.mail)
+                for item, award, _ in issued
+            ],
         )
 
     def sign(self, prepared: PreparedAward, reservation: StatusReservation) -> SignedForBatch:
@@ -115,3 +148,7 @@ class AwardPipeline:
         return SignedForBatch(
             signed, self.mail.render_award(signed.issued(), prepared.award.recipient_email)
         )
+
+
+def _award_details(issued: IssuedAward, recipient: str, details: dict[str, Any]) -> dict[str, Any]:
+    return {"achievement": issued.achievement, "recipient": recipient, **details}

@@ -793,22 +793,17 @@ class BulkService:
             with self._db.write() as session:
                 fresh = self._drop_duplicates(session, batch, signed)
                 stored = self._store_awards(session, batch, fresh)
-                for item in stored:
-                    row = batch.rows_by_award[item.signed.prepared.id]
-                    self._award.record(
-                        session,
-                        item.signed.issued(),
-                        item.signed.prepared.award.recipient_email,
-                        actor=principal.email if principal else "",
-                        address=job.address,
-                        details={"via": "bulk", "bulkJob": job.id, "row": row.row_number},
-                    )
-                    self._award.mail.queue_rendered_award(
-                        session,
-                        item.signed.prepared.id,
-                        item.signed.prepared.award.recipient_email,
-                        item.mail,
-                    )
+                rows = [batch.rows_by_award[item.signed.prepared.id] for item in stored]
+                self._award.record_batch(
+                    session,
+                    [
+                        (item, {"via": "bulk", "bulkJob": job.id, "row": row.row_number})
+                        for item, row in zip(stored, rows, strict=True)
+                    ],
+                    actor=principal.email if principal else "",
+                    address=job.address,
+                )
+                for item, row in zip(stored, rows, strict=True):
                     batch.outcomes[row.row_number] = (ISSUED, item.signed.prepared.id, None)
                 self._set_rows(session, job.id, batch.outcomes)
         finally:
@@ -829,8 +824,7 @@ class BulkService:
                 for s in signed
             }
         )
-        for email, achievement in pairs:
-            self._db.lock(session, f"holder:{email}:{achievement}")
+        self._db.lock(session, *(f"holder:{email}:{achievement}" for email, achievement in pairs))
         held: set[tuple[str, str]] = {
             (str(email), str(achievement))
             for email, achievement in session.execute(

@@ -32,7 +32,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -581,18 +581,30 @@ class Outbox:
         self, session: Session, stored: str, *, recipient: str, kind: str, credential_id: str
     ) -> None:
         """``add`` for a message already in the outbox's form (``MailService.render_award``)."""
+        self.add_stored_many(session, kind, [(credential_id, recipient, stored)])
+
+    def add_stored_many(
+        self, session: Session, kind: str, messages: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """``add_stored`` for each (credential id, recipient, stored message) of
+        ``messages``, in one statement (a bulk batch's e-mails)."""
+        if not messages:
+            return
         now = self._clock()
         session.connection().execute(
             _ADD_MESSAGE,
-            {
-                "credential_id": credential_id,
-                "kind": kind,
-                "recipient": recipient,
-                "message": stored,
-                "created_at": now,
-                "attempts": 0,
-                "next_attempt_at": now,
-            },
+            [
+                {
+                    "credential_id": credential_id,
+                    "kind": kind,
+                    "recipient": recipient,
+                    "message": stored,
+                    "created_at": now,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for credential_id, recipient, stored in messages
+            ],
         )
 
     def requeue(self, stored: str, *, recipient: str, kind: str, credential_id: str) -> None:
@@ -1039,12 +1051,20 @@ class MailService:
     ) -> None:
         """Put the award e-mail ``rendered`` in the outbox within the award's transaction, so
         that a stored award always has its e-mail queued; ``wake`` once it commits."""
-        self.outbox.add_stored(
+        self.queue_rendered_awards(session, [(credential_id, recipient_email, rendered)])
+
+    def queue_rendered_awards(
+        self, session: Session, awards: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """``queue_rendered_award`` for each (credential id, recipient e-mail, rendered) of
+        ``awards``, in one statement."""
+        self.outbox.add_stored_many(
             session,
-            rendered,
-            recipient=_ascii_domain(recipient_email),
-            kind=AWARD_NOTICE,
-            credential_id=credential_id,
+            AWARD_NOTICE,
+            [
+                (credential_id, _ascii_domain(recipient_email), rendered)
+                for credential_id, recipient_email, rendered in awards
+            ],
         )
 
     def wake(self) -> None:

@@ -67,6 +67,10 @@ _SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # runs too long, fails within these bounds instead of holding a worker (gunicorn: 30 s).
 POSTGRESQL_CONNECT_TIMEOUT_SECONDS = 5
 POSTGRESQL_STATEMENT_TIMEOUT_MS = 15_000
+# Advisory locks on a sorted array of keys: unnest yields them in the array's order.
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS BIGINT[])) AS locks(key)"
+)
 # Below this much free space a SQLite database is reported full (a write may fail).
 _MINIMUM_FREE_BYTES = 16 * 1024 * 1024
 
@@ -115,14 +119,21 @@ class Database:
         with self._reader() as session:
             yield session
 
-    def lock(self, session: Session, name: str) -> None:
-        """Hold the lock ``name`` until ``session``'s write transaction ends, so that a
-        check-then-write on ``name`` runs alone. On PostgreSQL a transaction-scoped advisory
-        lock; on SQLite every write transaction is alone already (``BEGIN IMMEDIATE``)."""
-        if self.is_sqlite:
+    def lock(self, session: Session, *names: str) -> None:
+        """Hold the locks ``names`` until ``session``'s write transaction ends, so that a
+        check-then-write on each name runs alone. On PostgreSQL transaction-scoped advisory
+        locks, taken in one statement and always in the same order (two transactions that
+        lock overlapping sets cannot deadlock); on SQLite every write transaction is alone
+        already (``BEGIN IMMEDIATE``)."""
+        if self.is_sqlite or not names:
             return
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        keys = sorted(
+            {
+                int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                for name in names
+            }
+        )
+        session.execute(_ADVISORY_LOCKS, {"keys": keys})
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (safe to run again)."""
