@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Integer, String, Table, Text, bindparam, column, func, select, update, values
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,22 @@ QUERY_CHUNK = 400
 PENDING, INVALID, ISSUED, DUPLICATE, FAILED = "pending", "invalid", "issued", "duplicate", "failed"
 # Job states.
 DRAFT, QUEUED, RUNNING, DONE = "draft", "queued", "running", "done"
+
+_ROWS = cast(Table, BulkJobRow.__table__)
+# A pending row's outcome, run once per row of a batch (SQLite: ``BulkService._set_rows``).
+_SET_ROW = (
+    update(_ROWS)
+    .where(
+        _ROWS.c.job_id == bindparam("job"),
+        _ROWS.c.row_number == bindparam("row"),
+        _ROWS.c.status == PENDING,
+    )
+    .values(
+        status=bindparam("status"),
+        credential_id=bindparam("credential"),
+        error=bindparam("error"),
+    )
+)
 
 EXAMPLE_CSV = (
     "name,email,level,statements,evidence_narrative,evidence_url,valid_until\r\n"
@@ -888,23 +904,30 @@ class BulkService:
     ) -> None:
         if not outcomes:
             return
-        table = cast(Table, BulkJobRow.__table__)
-        session.execute(
-            update(table)
+        changes = [
+            {"row": number, "status": status, "credential": credential, "error": error}
+            for number, (status, credential, error) in outcomes.items()
+        ]
+        if self._db.is_sqlite:
+            # In process, a run per row costs little (and SQLite's VALUES names no columns).
+            session.connection().execute(_SET_ROW, [{"job": job_id, **row} for row in changes])
+            return
+        # On PostgreSQL one statement for the batch, not a round of the server's work per row.
+        table = values(
+            column("row", Integer),
+            column("status", String),
+            column("credential", String),
+            column("error", Text),
+            name="outcomes",
+        ).data([tuple(row.values()) for row in changes])
+        session.connection().execute(
+            update(_ROWS)
             .where(
-                table.c.job_id == job_id,
-                table.c.row_number == bindparam("b_row"),
-                table.c.status == PENDING,
+                _ROWS.c.job_id == job_id,
+                _ROWS.c.row_number == table.c.row,
+                _ROWS.c.status == PENDING,
             )
-            .values(
-                status=bindparam("b_status"),
-                credential_id=bindparam("b_credential"),
-                error=bindparam("b_error"),
-            ),
-            [
-                {"b_row": number, "b_status": status, "b_credential": credential, "b_error": error}
-                for number, (status, credential, error) in outcomes.items()
-            ],
+            .values(status=table.c.status, credential_id=table.c.credential, error=table.c.error)
         )
 
     def _renew(self, job_id: str, worker: str) -> bool:
