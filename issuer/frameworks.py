@@ -152,12 +152,21 @@ class TemplateCatalog:
 
         Raises NotFound (``achievement_not_found``) for an unknown framework or level.
         """
+        return Template(copy.deepcopy(self.shared(framework_slug, level_slug)))
+
+    def shared(self, framework_slug: str, level_slug: str) -> Template:
+        """One template whose contents are the catalog's own, not copied, for a caller that
+        only reads it (issuing an award: the deep copy cost more than building the rest of
+        the credential).
+
+        Raises as ``get``.
+        """
         document = self._templates.get(framework_slug, {}).get(level_slug)
         if document is None:
             raise NotFound(
                 "achievement_not_found", f"There is no achievement {framework_slug}/{level_slug}."
             )
-        return Template(copy.deepcopy(document))
+        return Template(document)
 
     def frameworks(self) -> list[FrameworkSummary]:
         """The frameworks, sorted by slug."""

@@ -200,7 +200,7 @@ class IssuanceService:
         """
         award = parse_award_request(request)
         framework, _, level = award.achievement.partition("/")
-        template = self._catalog.get(framework, level)
+        template = self._catalog.shared(framework, level)
         if not assessor.may_award(award.achievement):
             raise Forbidden("level_not_allowed", f"You may not award {award.achievement}.")
         request_digest = award_request_digest(request)
@@ -252,7 +252,7 @@ class IssuanceService:
         """
         award = parse_award_request(request)
         framework, _, level = award.achievement.partition("/")
-        template = self._catalog.get(framework, level)
+        template = self._catalog.shared(framework, level)
         if not assessor.may_award(award.achievement):
             raise Forbidden("level_not_allowed", f"You may not award {award.achievement}.")
         if idempotency_key is not None:

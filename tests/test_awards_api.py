@@ -71,6 +71,18 @@ def test_award_returns_a_doubly_signed_credential(client: FlaskClient, assessor_
     assert set(body["links"]) == {"page", "json", "jwt", "png", "svg"}
 
 
+def test_awards_leave_the_catalogs_template_as_it_was(
+    app: Flask, client: FlaskClient, assessor_token: str
+) -> None:
+    # Issuing reads the catalog's own template (TemplateCatalog.shared), never a copy.
+    catalog = app.extensions["issuer"].catalog
+    before = catalog.get(*ACHIEVEMENT.split("/"))
+    fewest = list(range(before.required_statements))
+    for request in (good_request(), good_request(statements=fewest)):
+        assert award(client, assessor_token, request).status_code == 201
+    assert catalog.get(*ACHIEVEMENT.split("/")) == before
+
+
 def test_a_subset_of_statements_below_the_minimum_names_the_missing_ones(
     client: FlaskClient, assessor_token: str, app: Flask
 ) -> None:
