@@ -904,13 +904,21 @@ class BulkService:
     ) -> None:
         if not outcomes:
             return
-        changes = [
-            {"row": number, "status": status, "credential": credential, "error": error}
-            for number, (status, credential, error) in outcomes.items()
-        ]
         if self._db.is_sqlite:
             # In process, a run per row costs little (and SQLite's VALUES names no columns).
-            session.connection().execute(_SET_ROW, [{"job": job_id, **row} for row in changes])
+            session.connection().execute(
+                _SET_ROW,
+                [
+                    {
+                        "job": job_id,
+                        "row": number,
+                        "status": status,
+                        "credential": credential,
+                        "error": error,
+                    }
+                    for number, (status, credential, error) in outcomes.items()
+                ],
+            )
             return
         # On PostgreSQL one statement for the batch, not a round of the server's work per row.
         table = values(
@@ -919,7 +927,7 @@ class BulkService:
             column("credential", String),
             column("error", Text),
             name="outcomes",
-        ).data([tuple(row.values()) for row in changes])
+        ).data([(number, *outcome) for number, outcome in outcomes.items()])
         session.connection().execute(
             update(_ROWS)
             .where(

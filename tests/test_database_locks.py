@@ -72,8 +72,3 @@ def test_names_that_overlap_in_any_order_do_not_deadlock(db: Database) -> None:
     for thread in threads:
         thread.join(60)
     assert not errors
-
-
-def test_no_names_is_no_lock(db: Database) -> None:
-    with db.write() as session:
-        db.lock(session)
