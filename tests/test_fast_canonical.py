@@ -299,3 +299,22 @@ def test_a_signature_made_with_the_fast_path_verifies_with_the_reference() -> No
         canonicalizer=fast_canonical.canonicalize,
     )
     data_integrity.verify_proof(signed, key.public_key())
+
+
+def test_a_remembered_literal_with_a_control_character_is_refused_each_time() -> None:
+    # The first document teaches the memo the value; the second is refused by the memo.
+    name, template = TEMPLATES[0]
+    for _ in range(2):
+        credential = _credential(template, Award(achievement=name, recipient_email="a@example.org"))
+        credential["credentialSubject"]["achievement"]["name"] = "Tab\tand\x0bvertical tab"
+        assert _handled_by_fast_path(credential)
+        assert _same_as_reference(credential) == "control_character"
+
+
+def test_the_string_memo_starts_over_once_it_holds_its_characters() -> None:
+    memo = fast_canonical._StringMemo(10)
+    memo.put("abcd", 1)
+    memo.put("efgh", 2)
+    assert memo.entries == {"abcd": 1, "efgh": 2}
+    memo.put("ijkl", 3)
+    assert memo.entries == {"ijkl": 3}

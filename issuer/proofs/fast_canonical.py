@@ -59,6 +59,7 @@ from issuer.proofs.contexts import ALLOWED_CONTEXTS, load_context
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 SKELETON_CACHE_SIZE = 256
+STRING_MEMO_CHARACTERS = 1 << 20
 CANONICAL_PREFIX = "_:c14n"
 _HASH_FUNCTIONS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
@@ -139,8 +140,9 @@ class CompiledSkeleton:
     first, then one text per ``slot_terms`` entry (a slot and its literal suffix, None for
     an IRI), rendered once per document however many triples share it. ``slots`` are the
     leaf forms of the values, in document order. ``first_degree`` holds, per blank node,
-    its Hash First Degree Quads lines as (prefix, term, suffix), term -1 for a line that
-    is all prefix: valid while no two triples of a document come out equal.
+    its Hash First Degree Quads lines as (linked triple, prefix, term, suffix), term -1 for
+    a line that is all prefix; when two triples of a document come out as one statement,
+    only the lines of the first count.
     """
 
     triples: tuple[tuple[int, str, int], ...]
@@ -148,7 +150,7 @@ class CompiledSkeleton:
     slot_terms: tuple[tuple[int, str | None], ...]
     blank_nodes: int
     slots: tuple[str, ...]
-    first_degree: tuple[tuple[tuple[str, int, str], ...], ...]
+    first_degree: tuple[tuple[tuple[int, str, int, str], ...], ...]
     # The triples without a blank node, their predicate written " <p> ", and those with one.
     ground: tuple[tuple[int, str, int], ...]
     linked: tuple[tuple[int, str, int], ...]
@@ -221,6 +223,31 @@ class _SkeletonCache:
 _skeletons = _SkeletonCache(SKELETON_CACHE_SIZE)
 
 
+class _StringMemo:
+    """What the fast path has worked out about a string, for strings it sees again: the
+    texts of a template come back in every award. Cleared whole once it holds
+    ``STRING_MEMO_CHARACTERS`` characters, so that per-award strings cannot grow it; the
+    dict's own operations are atomic, and a lost entry is only worked out again."""
+
+    def __init__(self, characters: int) -> None:
+        self._characters = characters
+        self._held = 0
+        self.entries: dict[str, Any] = {}
+
+    def put(self, key: str, value: Any) -> None:
+        self._held += len(key)
+        if self._held > self._characters:
+            self.entries.clear()
+            self._held = len(key)
+        self.entries[key] = value
+
+
+# The leaf form of a string (its slot tag), and a literal's N-Quads text without its
+# quotes and suffix (None: it holds a control character the reference path refuses).
+_forms = _StringMemo(STRING_MEMO_CHARACTERS)
+_literals = _StringMemo(STRING_MEMO_CHARACTERS)
+
+
 def canonicalize(document: dict[str, Any], *, hash_algorithm: str = "sha256") -> str:
     """RDFC-1.0 N-Quads of ``document``: what ``data_integrity.canonicalize`` gives with
     ``pyld_rdfc``, the same N-Quads or the same refusal.
@@ -239,11 +266,10 @@ def canonicalize(document: dict[str, Any], *, hash_algorithm: str = "sha256") ->
     if split is not None:
         skeleton, values = split
         compiled = compiled_skeleton(skeleton)
-        if (
-            compiled is not None
-            and data_integrity.CONTROL_CHARACTER_IN_VALUE.search("\n".join(values)) is None
-        ):
-            return canonical_nquads(compiled, values, hash_algorithm)
+        if compiled is not None:
+            nquads = canonical_nquads(compiled, values, hash_algorithm)
+            if nquads is not None:
+                return nquads
     engine = data_integrity.pyld_rdfc if hash_algorithm == "sha256" else _pyld_with(hash_algorithm)
     return data_integrity.canonicalize(document, engine=engine)
 
@@ -270,6 +296,7 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
         return None
     terms = pinned_terms()
     fixed, iri_valued = terms.fixed, terms.iri_valued
+    forms = _forms.entries
     values: list[str] = []
 
     def skeleton_of(node: Any, key: str) -> Skeleton:
@@ -277,15 +304,12 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
         # dict or list is kept whole, as any value the walk does not take apart.
         kind = type(node)
         if kind is str:
-            found = _IRI_FORMS.fullmatch(node)
-            if found is None:
-                if key in iri_valued:
-                    # Another kind of IRI (a did:, a compact IRI): kept as it is.
-                    return node
-                values.append(node)
-                return _LITERAL_SLOT
+            form = forms.get(node) or _form_of(node)
+            if form is _LITERAL_SLOT and key in iri_valued:
+                # Another kind of IRI (a did:, a compact IRI): kept as it is.
+                return node
             values.append(node)
-            return _HTTP_IRI_SLOT if found.lastindex == 1 else _UUID_URN_SLOT
+            return form
         if kind is dict:
             if "@context" in node:
                 raise _NotHandled
@@ -307,6 +331,17 @@ def split_document(document: dict[str, Any]) -> tuple[Skeleton, list[str]] | Non
     except (_NotHandled, RecursionError):
         return None
     return (_OBJECT, ("@context", _plain_skeleton(context)), *body[1:]), values
+
+
+def _form_of(text: str) -> _Tag:
+    """The slot tag of a string's leaf form (remembered in ``_forms``)."""
+    found = _IRI_FORMS.fullmatch(text)
+    if found is None:
+        form = _LITERAL_SLOT
+    else:
+        form = _HTTP_IRI_SLOT if found.lastindex == 1 else _UUID_URN_SLOT
+    _forms.put(text, form)
+    return form
 
 
 def _plain_skeleton(value: Any) -> Skeleton:
@@ -479,6 +514,15 @@ def _compile_term(
     return (_FIXED, '"' + escape_literal(value) + suffix)
 
 
+def _literal_of(value: str) -> str | None:
+    """``escape_literal(value)``, or None if ``value`` holds a refused control character
+    (remembered in ``_literals``)."""
+    refused = data_integrity.CONTROL_CHARACTER_IN_VALUE.search(value) is not None
+    literal = None if refused else escape_literal(value)
+    _literals.put(value, literal)
+    return literal
+
+
 def escape_literal(value: str) -> str:
     """A literal's characters as pyld's ``serialize_nquad`` writes them."""
     if _ESCAPED.search(value) is None:
@@ -492,8 +536,12 @@ def escape_literal(value: str) -> str:
     )
 
 
-def canonical_nquads(compiled: CompiledSkeleton, values: list[str], hash_algorithm: str) -> str:
-    """RDFC-1.0 N-Quads of the compiled skeleton filled with ``values``.
+def canonical_nquads(
+    compiled: CompiledSkeleton, values: list[str], hash_algorithm: str
+) -> str | None:
+    """RDFC-1.0 N-Quads of the compiled skeleton filled with ``values``, or None when a
+    literal value holds a control character ``data_integrity.refuse_unfit_input`` refuses
+    (every literal slot is written as a literal, and an IRI slot's form holds none).
 
     Raises:
         CanonicalizationError: as ``data_integrity.canonicalize_dataset`` when blank nodes
@@ -504,9 +552,18 @@ def canonical_nquads(compiled: CompiledSkeleton, values: list[str], hash_algorit
             "canonicalization_failed", "The document does not fit its compiled skeleton."
         )
     texts = list(compiled.fixed)
+    literals = _literals.entries
     for slot, suffix in compiled.slot_terms:
         value = values[slot]
-        texts.append(f"<{value}>" if suffix is None else f'"{escape_literal(value)}{suffix}')
+        if suffix is None:
+            texts.append(f"<{value}>")
+            continue
+        literal = literals.get(value, False)
+        if literal is False:
+            literal = _literal_of(value)
+        if literal is None:
+            return None
+        texts.append(f'"{literal}{suffix}')
     # Sets, as pyld's dataset is: equal values in two places make equal statements.
     ground = dict.fromkeys(
         [
@@ -514,29 +571,36 @@ def canonical_nquads(compiled: CompiledSkeleton, values: list[str], hash_algorit
             for subject, predicate, object_ in compiled.ground
         ]
     )
-    linked: dict[Triple, None] = dict.fromkeys(
+    statements: list[Triple] = [
         (
             texts[subject] if subject >= 0 else subject,
             predicate,
             texts[object_] if object_ >= 0 else object_,
         )
         for subject, predicate, object_ in compiled.linked
-    )
-    if len(ground) == len(compiled.ground) and len(linked) == len(compiled.linked):
+    ]
+    linked = dict.fromkeys(statements)
+    if len(linked) == len(statements):
         first_degree = [
             [
                 prefix + texts[term] + suffix if term >= 0 else prefix
-                for prefix, term, suffix in lines
+                for _, prefix, term, suffix in lines
             ]
             for lines in compiled.first_degree
         ]
-    else:  # two triples came out as one statement: the compiled lines may count it twice
-        first_degree = [[] for _ in range(compiled.blank_nodes)]
-        for head, predicate, tail in linked:
-            for node in {term for term in (head, tail) if type(term) is int}:
-                first_degree[~node].append(
-                    f"{_first_degree(head, node)} {predicate} {_first_degree(tail, node)} .\n"
-                )
+    else:  # two triples came out as one statement: count each statement's lines once
+        first: dict[Triple, int] = {}
+        for index, statement in enumerate(statements):
+            first.setdefault(statement, index)
+        kept = set(first.values())
+        first_degree = [
+            [
+                prefix + texts[term] + suffix if term >= 0 else prefix
+                for triple, prefix, term, suffix in lines
+                if triple in kept
+            ]
+            for lines in compiled.first_degree
+        ]
     hash_function = _HASH_FUNCTIONS.get(hash_algorithm) or functools.partial(
         hashlib.new, hash_algorithm
     )
@@ -565,7 +629,7 @@ def canonical_nquads(compiled: CompiledSkeleton, values: list[str], hash_algorit
 
 def _first_degree_lines(
     triples: tuple[tuple[int, str, int], ...], node: int, fixed: list[str]
-) -> tuple[tuple[str, int, str], ...]:
+) -> tuple[tuple[int, str, int, str], ...]:
     """The Hash First Degree Quads lines of blank node ``node`` (``~n``) as templates:
     every part known when compiling is written out; only a slot's text is left as its
     term number."""
@@ -576,25 +640,17 @@ def _first_degree_lines(
         return fixed[term] if term < len(fixed) else None
 
     lines = []
-    for subject, predicate, object_ in triples:
+    for index, (subject, predicate, object_) in enumerate(triples):
         if node not in (subject, object_):
             continue
         head, tail = known(subject), known(object_)
         if head is None:  # the subject is a slot, so the object is this node
-            lines.append(("", subject, f" {predicate} {tail} .\n"))
+            lines.append((index, "", subject, f" {predicate} {tail} .\n"))
         elif tail is None:
-            lines.append((f"{head} {predicate} ", object_, " .\n"))
+            lines.append((index, f"{head} {predicate} ", object_, " .\n"))
         else:
-            lines.append((f"{head} {predicate} {tail} .\n", -1, ""))
+            lines.append((index, f"{head} {predicate} {tail} .\n", -1, ""))
     return tuple(lines)
-
-
-def _first_degree(term: str | int, node: int) -> str | int:
-    """A term as Hash First Degree Quads writes it for ``node``: ``_:a`` for the node,
-    ``_:z`` for every other blank node."""
-    if type(term) is int:
-        return "_:a" if term == node else "_:z"
-    return term
 
 
 def _pyld_dataset(compiled: CompiledSkeleton, texts: list[str]) -> dict[str, Any]:
