@@ -202,6 +202,23 @@ def test_equal_evidence_items_share_a_first_degree_hash_and_go_to_urdna2015() ->
     _same_as_reference(credential)
 
 
+def test_two_equal_statements_of_a_blank_node_count_once_in_its_hash() -> None:
+    # Two slots, equal values: one statement, whose first-degree line must count once
+    # (counted twice, this document's blank nodes come out labelled in another order).
+    name, template = TEMPLATES[0]
+    credential = _credential(
+        template,
+        Award(
+            achievement=name,
+            recipient_email="a@example.org",
+            evidence=(Evidence(narrative="One."), Evidence(narrative="Two.")),
+        ),
+    )
+    credential["evidence"][0]["name"] = ["Same", "Same"]
+    assert _handled_by_fast_path(credential)
+    _same_as_reference(credential)
+
+
 def test_one_iri_in_two_places_is_one_node() -> None:
     name, template = TEMPLATES[0]
     credential = _credential(

@@ -580,27 +580,20 @@ def canonical_nquads(
         for subject, predicate, object_ in compiled.linked
     ]
     linked = dict.fromkeys(statements)
-    if len(linked) == len(statements):
-        first_degree = [
-            [
-                prefix + texts[term] + suffix if term >= 0 else prefix
-                for _, prefix, term, suffix in lines
-            ]
-            for lines in compiled.first_degree
-        ]
-    else:  # two triples came out as one statement: count each statement's lines once
+    kept: set[int] | None = None
+    if len(linked) != len(statements):  # two triples came out as one statement: count it once
         first: dict[Triple, int] = {}
         for index, statement in enumerate(statements):
             first.setdefault(statement, index)
         kept = set(first.values())
-        first_degree = [
-            [
-                prefix + texts[term] + suffix if term >= 0 else prefix
-                for triple, prefix, term, suffix in lines
-                if triple in kept
-            ]
-            for lines in compiled.first_degree
+    first_degree = [
+        [
+            prefix + texts[term] + suffix if term >= 0 else prefix
+            for triple, prefix, term, suffix in lines
+            if kept is None or triple in kept
         ]
+        for lines in compiled.first_degree
+    ]
     hash_function = _HASH_FUNCTIONS.get(hash_algorithm) or functools.partial(
         hashlib.new, hash_algorithm
     )
