@@ -179,6 +179,26 @@ BAD_BODIES = [
         "request_invalid",
         id="control-char",
     ),
+    # JSON Schema patterns are ECMA-262: `$` ends the text (Python's re would let it match
+    # before a final newline, so these were accepted once), and `\d` is an ASCII digit.
+    pytest.param(
+        good_request(recipient={"email": "a@b.org", "name": "A B\n"}),
+        422,
+        "request_invalid",
+        id="name-trailing-newline",
+    ),
+    pytest.param(
+        good_request(evidence=[{"name": "Log\n", "narrative": "Fixed it."}]),
+        422,
+        "request_invalid",
+        id="evidence-name-trailing-newline",
+    ),
+    pytest.param(
+        good_request(achievement=ACHIEVEMENT + "\n"),
+        422,
+        "request_invalid",
+        id="achievement-trailing-newline",
+    ),
     pytest.param(
         good_request(evidence=[{"url": "javascript:alert(1)"}]),
         422,
