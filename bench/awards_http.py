@@ -15,7 +15,7 @@ import argparse
 import itertools
 import json
 
-from harness import PASSPHRASE, start_service
+from harness import PASSPHRASE, report, start_service
 from http_load import (
     LoadResult,
     gunicorn,
@@ -87,6 +87,14 @@ def main() -> None:
     print("Server CPU per request (gunicorn and its workers; the database server not counted):")
     for name, seconds in server_cpu.items():
         print(f"  {name:28s} {seconds * 1e3:6.2f} ms")
+    awards = results["POST /api/v1/awards"]
+    report(
+        f"`POST /api/v1/awards`, {backend}",
+        f"{awards.rate:.0f} req/s, p99 {awards.percentile(0.99) * 1e3:.0f} ms",
+        f"{floor / awards.rate:.1f}x `/healthz`; "
+        f"{server_cpu['POST /api/v1/awards'] * 1e3:.1f} ms of server CPU each",
+        f">= {TARGET:.0f} req/s, p99 < 100 ms",
+    )
 
 
 if __name__ == "__main__":

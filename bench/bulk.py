@@ -19,7 +19,7 @@ import uuid
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from harness import bare_sqlite_commit, per_call, start_service
+from harness import bare_sqlite_commit, per_call, report, start_service
 
 HEADER = "name,email,level,statements,evidence_narrative,evidence_url,valid_until\n"
 
@@ -82,6 +82,12 @@ def main() -> None:
             f"{rows:>6} rows: dry run {dry_run:6.2f} s, issuing {issuing:7.1f} s = "
             f"{rows / issuing:6.1f} rows/s = {per_row / bare:5.2f}x the bare work, "
             f"wall {wall:7.1f} s (target for 10,000: < 20 s)"
+        )
+        report(
+            f"bulk award of {rows:,} CSV rows, {services.db.engine.dialect.name}",
+            f"{issuing:.1f} s ({rows / issuing:.0f} rows/s)",
+            f"{per_row / bare:.2f}x a row's bare work (its two signatures and a durable commit)",
+            "< 20 s" if rows == 10_000 else "",
         )
     services.db.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import sqlite3
 import tempfile
@@ -31,6 +32,17 @@ class Bench:
     token: str
     assessor: Principal
     workdir: Path
+
+
+def report(figure: str, measured: str, ratio: str, target: str = "") -> None:
+    """Add a headline figure to the table ``run_all.py`` prints (the file ``$BENCH_REPORT``
+    names, one JSON object per line); a script run alone only prints its own lines."""
+    path = os.environ.get("BENCH_REPORT")
+    if not path:
+        return
+    line = {"figure": figure, "measured": measured, "ratio": ratio, "target": target}
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(json.dumps(line) + "\n")
 
 
 def per_call(function: Callable[[], object], count: int) -> float:

@@ -24,7 +24,7 @@ import argparse
 import itertools
 import json
 
-from harness import PASSPHRASE, start_service
+from harness import PASSPHRASE, report, start_service
 from http_load import (
     LoadResult,
     gunicorn,
@@ -148,6 +148,16 @@ def main() -> None:
     print("Server CPU per request (gunicorn and its workers):")
     for name, seconds in server_cpu.items():
         print(f"  {name:44s} {seconds * 1e6:6.0f} µs  {seconds / floor_cpu:4.2f}x the floor's")
+    for name, target in TARGETS.items():
+        if name in results:
+            result = results[name]
+            report(
+                f"`{name}`, {backend}",
+                f"{result.rate:.0f} req/s",
+                f"{floor / result.rate:.2f}x `/healthz`; "
+                f"{server_cpu[name] * 1e6:.0f} µs of server CPU each",
+                f">= {target:,.0f} req/s",
+            )
 
 
 def _etag(port: int, path: str) -> str:
