@@ -180,8 +180,8 @@ class AssessorService:
         Raises Unauthorized ``token_invalid`` for an unknown, revoked or disabled token.
         """
         digest = token_digest(token)
-        with self._db.read() as session:
-            rows = session.connection().execute(_TOKEN_LOOKUP, {"digest": digest}).all()
+        with self._db.read_connection() as connection:
+            rows = connection.execute(_TOKEN_LOOKUP, {"digest": digest}).all()
         # The lookup is by digest; the constant-time comparison makes the final decision
         # independent of how much of the digest matched.
         row = rows[0] if rows else None

@@ -178,8 +178,8 @@ class EarnerService:
         """
         if not is_uuid(credential_id):
             raise NotFound("credential_not_found", "There is no such credential.")
-        # One statement built once, on a bare connection: a page view is mostly this read.
-        with self._db.engine.connect() as connection:
+        # One statement built once: a page view is mostly this read.
+        with self._db.read_connection() as connection:
             row = connection.execute(_PAGE_VIEW, {"credential_id": credential_id}).first()
         if row is None or row.page_hidden:
             raise NotFound("credential_not_found", "There is no such credential.")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -182,7 +182,7 @@ class StatusAllocator:
             open_list = self._open_list(session)
             if open_list is None:
                 continue
-            index = self._draw_index(session, open_list)
+            index = self._draw_index(session.connection(), open_list)
             if index is None:
                 self._mark_full(session, open_list.id)
                 continue
@@ -220,11 +220,11 @@ class StatusAllocator:
         for _ in range(MAX_ALLOCATION_ROUNDS):
             list_id: int | None = None
             index: int | None = None
-            with db.read() as session:
-                open_list = self._find_open_list(session)
+            with db.read_connection() as connection:
+                open_list = self._find_open_list(connection)
                 if open_list is not None:
                     list_id = open_list.id
-                    index = self._draw_index(session, open_list, self._reserved_in(list_id))
+                    index = self._draw_index(connection, open_list, self._reserved_in(list_id))
             if list_id is None:
                 with db.write() as session:
                     self._open_list(session)
@@ -252,19 +252,17 @@ class StatusAllocator:
         Raises as ``reserve``, holding none of the batch.
         """
         drawn: list[tuple[int, int]] = []
-        with db.read() as session:
-            open_list = self._find_open_list(session)
+        with db.read_connection() as connection:
+            open_list = self._find_open_list(connection)
             if open_list is not None and count > 0:
                 held = self._reserved_in(open_list.id)
                 candidates = {
                     self._random_below(open_list.size) for _ in range(count + RANDOM_CANDIDATES)
                 } - held
                 used = set(
-                    session.connection()
-                    .execute(
+                    connection.execute(
                         _ENTRIES_AMONG, {"list_id": open_list.id, "indexes": sorted(candidates)}
-                    )
-                    .scalars()
+                    ).scalars()
                 )
                 drawn = [(open_list.id, index) for index in candidates if index not in used]
         reservations: list[StatusReservation] = []
@@ -315,8 +313,8 @@ class StatusAllocator:
         with self._reservations_lock:
             return frozenset(index for held, index in self._reservations if held == list_id)
 
-    def _find_open_list(self, session: Session) -> _OpenList | None:
-        row = session.connection().execute(_OPEN_LIST).first()
+    def _find_open_list(self, connection: Connection) -> _OpenList | None:
+        row = connection.execute(_OPEN_LIST).first()
         return None if row is None else _OpenList(row.id, row.size)
 
     def _open_list(self, session: Session) -> _OpenList | None:
@@ -327,7 +325,7 @@ class StatusAllocator:
         opening one at once the second fails to store its list (on PostgreSQL once the
         first commits) and uses the first one's instead.
         """
-        found = self._find_open_list(session)
+        found = self._find_open_list(session.connection())
         if found is not None:
             return found
         created = StatusList(
@@ -343,12 +341,12 @@ class StatusAllocator:
             with session.begin_nested():
                 session.add(created)
         except IntegrityError:
-            return self._find_open_list(session)
+            return self._find_open_list(session.connection())
         log.info("Opened status list %d of %d entries", created.id, created.size)
         return _OpenList(created.id, created.size)
 
     def _draw_index(
-        self, session: Session, target: _OpenList, held: frozenset[int] = frozenset()
+        self, connection: Connection, target: _OpenList, held: frozenset[int] = frozenset()
     ) -> int | None:
         """A random index of ``target`` neither stored nor in ``held``, or None when it has
         none left.
@@ -359,10 +357,10 @@ class StatusAllocator:
         """
         for _ in range(RANDOM_CANDIDATES):
             candidate = self._random_below(target.size)
-            if candidate not in held and not _entry_exists(session, target.id, candidate):
+            if candidate not in held and not _entry_exists(connection, target.id, candidate):
                 return candidate
         used = held | set(
-            session.execute(
+            connection.execute(
                 select(StatusEntry.status_index).where(StatusEntry.list_id == target.id)
             ).scalars()
         )
@@ -514,8 +512,8 @@ class RevocationService:
         re-signed and the keys are unusable.
         """
         number = _list_number(list_id)
-        with self._db.read() as session:
-            found = session.connection().execute(_SIGNED_LIST, {"list_id": number}).first()
+        with self._db.read_connection() as connection:
+            found = connection.execute(_SIGNED_LIST, {"list_id": number}).first()
         if found is None:
             raise NotFound("status_list_not_found", "There is no such status list.")
         signed = _SignedList(*found)
@@ -842,8 +840,8 @@ def closed_lists(session: Session, list_ids: Sequence[int]) -> list[int]:
     return list(found.scalars())
 
 
-def _entry_exists(session: Session, list_id: int, index: int) -> bool:
-    found = session.connection().execute(_ENTRY, {"list_id": list_id, "index": index})
+def _entry_exists(connection: Connection, list_id: int, index: int) -> bool:
+    found = connection.execute(_ENTRY, {"list_id": list_id, "index": index})
     return found.first() is not None
 
 
