@@ -186,6 +186,7 @@ class EarnerService:
         issued = IssuedAward(
             id=row.id,
             credential=json.loads(row.credential_json),
+            credential_json=row.credential_json,
             jwt=row.jwt,
             achievement=row.achievement,
             recipient_name=row.recipient_name,

@@ -63,6 +63,7 @@ class IssuedAward:
 
     id: str
     credential: dict[str, Any]
+    credential_json: str  # the credential as stored, signed and served
     jwt: str
     achievement: str
     recipient_name: str
@@ -120,6 +121,7 @@ class SignedAward:
         return IssuedAward(
             id=prepared.id,
             credential=self.credential,
+            credential_json=self.credential_json,
             jwt=self.jwt,
             achievement=prepared.award.achievement,
             recipient_name=prepared.award.recipient_name or "",
@@ -530,6 +532,7 @@ def _issued(record: IssuedCredential, credential: dict[str, Any]) -> IssuedAward
     return IssuedAward(
         id=record.id,
         credential=credential,
+        credential_json=record.credential_json,
         jwt=record.jwt,
         achievement=record.achievement,
         recipient_name=record.recipient_name,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+import json
+
+from flask import Blueprint, Response, request, url_for
 
 from issuer.issuance import IssuedAward
 from issuer.web import bearer_principal, json_body, services
@@ -22,24 +24,16 @@ def create_award() -> Response:
         address=request.remote_addr,
         details={"via": "api"},
     )
-    response = jsonify(award_response(issued))
-    response.status_code = 201
+    response = Response(award_response(issued), status=201, mimetype="application/json")
     response.headers["Location"] = url_for("public.credential", credential_id=issued.id)
     return response
 
 
-def award_response(issued: IssuedAward) -> dict[str, object]:
-    base = services().base_url
-    page = f"{base}/credentials/{issued.id}"
-    return {
-        "id": issued.id,
-        "credential": issued.credential,
-        "jwt": issued.jwt,
-        "links": {
-            "page": page,
-            "json": page + ".json",
-            "jwt": page + ".jwt",
-            "png": page + ".png",
-            "svg": page + ".svg",
-        },
-    }
+def award_response(issued: IssuedAward) -> str:
+    """``{"id", "credential", "jwt", "links"}``, the credential in the very JSON that was
+    signed and stored (written once, not encoded again)."""
+    page = f"{services().base_url}/credentials/{issued.id}"
+    links = {"page": page, **{form: f"{page}.{form}" for form in ("json", "jwt", "png", "svg")}}
+    rest = json.dumps({"jwt": issued.jwt, "links": links}, separators=(",", ":"))
+    # ``rest`` without its opening brace: the members after the credential.
+    return f'{{"id":{json.dumps(issued.id)},"credential":{issued.credential_json},{rest[1:]}'

@@ -21,7 +21,6 @@ from flask import (
     Flask,
     Response,
     current_app,
-    json,
     redirect,
     render_template,
     request,
@@ -229,8 +228,9 @@ def _rendered_pages() -> BoundedCache[tuple[object, ...], tuple[bytes, str]]:
 
 
 def credential_text(issued: IssuedAward) -> str:
-    """The credential exactly as ``/credentials/<id>.json`` serves it (what is baked)."""
-    return json.dumps(issued.credential, ensure_ascii=False)
+    """The credential exactly as ``/credentials/<id>.json`` serves it (what is baked): the
+    JSON that was signed and stored."""
+    return issued.credential_json
 
 
 def _settings_page(

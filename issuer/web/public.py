@@ -68,7 +68,7 @@ def credential(credential_id: str) -> Response:
         body = (
             Response(issued.jwt, mimetype=VC_JWT)
             if chosen == VC_JWT
-            else _json(issued.credential, chosen)
+            else Response(issued.credential_json, mimetype=chosen)
         )
         response = _credential_document(body)
     response.vary.add("Accept")
@@ -78,7 +78,7 @@ def credential(credential_id: str) -> Response:
 @blueprint.get("/credentials/<credential_id>.json")
 def credential_json(credential_id: str) -> Response:
     issued = services().earner.public_page(credential_id)
-    response = _json(issued.credential)
+    response = Response(issued.credential_json, mimetype="application/json")
     response.headers["Content-Disposition"] = f'inline; filename="{issued.id}.json"'
     return _credential_document(response)
 
