@@ -126,20 +126,24 @@ def _forms(server: str, credential_id: str) -> dict[str, Any]:
     }
 
 
-def _oracle(node: str, server: str, credentials: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The oracle's answer for each credential of the batch, by name: its forms' results."""
-    job = json.dumps({"baseUrl": server, "credentials": credentials})
+def run_node(node: str, script: str, job: Any) -> Any:
+    """What ``tests/node/<script>`` writes to stdout for ``job`` on its stdin (both JSON)."""
     completed = subprocess.run(  # noqa: S603 - our own script, no shell
-        [node, str(NODE_DIR / "verify.mjs")],
-        input=job,
+        [node, str(NODE_DIR / script)],
+        input=json.dumps(job),
         capture_output=True,
         text=True,
         timeout=NODE_TIMEOUT_SECONDS,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    results = json.loads(completed.stdout)["results"]
-    return {result["name"]: result["forms"] for result in results}
+    return json.loads(completed.stdout)
+
+
+def _oracle(node: str, server: str, credentials: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The oracle's answer for each credential of the batch, by name: its forms' results."""
+    results = run_node(node, "verify.mjs", {"baseUrl": server, "credentials": credentials})
+    return {result["name"]: result["forms"] for result in results["results"]}
 
 
 def _assert_verified(forms: dict[str, Any], *, revoked: bool) -> None:

@@ -10,21 +10,17 @@ and requires that ``check`` refuses exactly those Ajv finds invalid.
 from __future__ import annotations
 
 import copy
-import json
 import random
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_node_oracle import NODE_DIR, NODE_TIMEOUT_SECONDS, node
+from test_node_oracle import node, run_node
 
 from issuer import schemas
 from issuer.errors import InvalidInput
 
 __all__ = ["node"]
-
-pytestmark = pytest.mark.storage
 
 ACHIEVEMENT = "computer-user-support-specialists/proficient"
 MUTATIONS_PER_DOCUMENT = 400
@@ -115,16 +111,7 @@ def corpus(name: str, valid: list[Any], seed: int) -> list[tuple[str, Any]]:
 def ajv_verdicts(node: str, cases: list[tuple[str, Any]]) -> list[bool]:
     names = sorted({name for name, _ in cases})
     job = {"schemas": {name: schemas.schema(name) for name in names}, "cases": cases}
-    completed = subprocess.run(  # noqa: S603 - our own script, no shell
-        [node, str(NODE_DIR / "schemas.mjs")],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    verdicts: list[bool] = json.loads(completed.stdout)["valid"]
+    verdicts: list[bool] = run_node(node, "schemas.mjs", job)["valid"]
     return verdicts
 
 

@@ -9,8 +9,6 @@ Skips without node or ``tests/node/node_modules`` (fails under ``CI=true``), as
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,13 +16,12 @@ from flask import Flask
 from oracles import openbadgeslib_verify
 from sqlalchemy import select
 from test_node_oracle import (
-    NODE_DIR,
-    NODE_TIMEOUT_SECONDS,
     _oracle,
     app_config,
     live_server,
     node,
     port,
+    run_node,
 )
 from test_wallet import jwt_payload, offers_on, private_page
 
@@ -34,16 +31,7 @@ __all__ = ["app_config", "live_server", "node", "port"]
 
 
 def _wallets(node: str, job: dict[str, Any]) -> dict[str, Any]:
-    completed = subprocess.run(  # noqa: S603 - our own script, no shell
-        [node, str(NODE_DIR / "wallet.mjs")],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads(completed.stdout)
+    result: dict[str, Any] = run_node(node, "wallet.mjs", job)
     return result
 
 
