@@ -80,6 +80,13 @@ def _credential(template: dict[str, Any], award: Award, *, index: int = 4321) ->
     return credential
 
 
+def _first_template_credential(*evidence: Evidence) -> dict[str, Any]:
+    """A credential of the first template, for an earner with only an e-mail address."""
+    name, template = TEMPLATES[0]
+    award = Award(achievement=name, recipient_email="a@example.org", evidence=evidence)
+    return _credential(template, award)
+
+
 def _handled_by_fast_path(document: dict[str, Any]) -> bool:
     split = fast_canonical.split_document(document)
     return split is not None and fast_canonical.compiled_skeleton(split[0]) is not None
@@ -184,8 +191,7 @@ def test_generated_awards_canonicalize_alike(drawn: tuple[dict[str, Any], Award,
     )
 )
 def test_changed_values_anywhere_canonicalize_alike(changes: dict[str, Any]) -> None:
-    name, template = TEMPLATES[0]
-    credential = _credential(template, Award(achievement=name, recipient_email="a@example.org"))
+    credential = _first_template_credential()
     for key, value in changes.items():
         credential["credentialSubject"]["achievement"][key] = value
         credential[key] = value
@@ -193,11 +199,8 @@ def test_changed_values_anywhere_canonicalize_alike(changes: dict[str, Any]) -> 
 
 
 def test_equal_evidence_items_share_a_first_degree_hash_and_go_to_urdna2015() -> None:
-    name, template = TEMPLATES[0]
-    twice = (Evidence(narrative="Same."), Evidence(narrative="Same."))
-    credential = _credential(
-        template, Award(achievement=name, recipient_email="a@example.org", evidence=twice)
-    )
+    same = Evidence(narrative="Same.")
+    credential = _first_template_credential(same, same)
     assert _handled_by_fast_path(credential)
     _same_as_reference(credential)
 
@@ -205,30 +208,15 @@ def test_equal_evidence_items_share_a_first_degree_hash_and_go_to_urdna2015() ->
 def test_two_equal_statements_of_a_blank_node_count_once_in_its_hash() -> None:
     # Two slots, equal values: one statement, whose first-degree line must count once
     # (counted twice, this document's blank nodes come out labelled in another order).
-    name, template = TEMPLATES[0]
-    credential = _credential(
-        template,
-        Award(
-            achievement=name,
-            recipient_email="a@example.org",
-            evidence=(Evidence(narrative="One."), Evidence(narrative="Two.")),
-        ),
-    )
+    credential = _first_template_credential(Evidence(narrative="One."), Evidence(narrative="Two."))
     credential["evidence"][0]["name"] = ["Same", "Same"]
     assert _handled_by_fast_path(credential)
     _same_as_reference(credential)
 
 
 def test_one_iri_in_two_places_is_one_node() -> None:
-    name, template = TEMPLATES[0]
-    credential = _credential(
-        template,
-        Award(
-            achievement=name,
-            recipient_email="a@example.org",
-            evidence=(Evidence(url=f"{BASE_URL}/credentials/{uuid.UUID(int=7)}", name="Itself"),),
-        ),
-    )
+    itself = f"{BASE_URL}/credentials/{uuid.UUID(int=7)}"
+    credential = _first_template_credential(Evidence(url=itself, name="Itself"))
     _same_as_reference(credential)
 
 
@@ -246,9 +234,8 @@ def test_documents_with_their_own_contexts_go_the_reference_way(document: dict[s
 def test_numbers_that_print_differently_never_share_a_compiled_skeleton() -> None:
     # Each is compiled or looked up after the one before: 0.0 and -0.0 are equal in
     # Python, and so are 1, 1.0 and True, but pyld may write each its own way.
-    name, template = TEMPLATES[0]
     for credits in (0.0, -0.0, 1, 1.0, True, 0.5):
-        credential = _credential(template, Award(achievement=name, recipient_email="a@example.org"))
+        credential = _first_template_credential()
         credential["credentialSubject"]["achievement"]["creditsAvailable"] = credits
         assert _handled_by_fast_path(credential)
         _same_as_reference(credential)
@@ -267,8 +254,7 @@ def test_numbers_that_print_differently_never_share_a_compiled_skeleton() -> Non
     ],
 )
 def test_documents_that_are_not_plain_json_or_unfit_are_refused_alike(change: Any) -> None:
-    name, template = TEMPLATES[0]
-    credential = _credential(template, Award(achievement=name, recipient_email="a@example.org"))
+    credential = _first_template_credential()
     change(credential["credentialSubject"])
     assert _same_as_reference(credential) in {
         "not_json",
@@ -278,8 +264,7 @@ def test_documents_that_are_not_plain_json_or_unfit_are_refused_alike(change: An
 
 
 def test_a_skeleton_pyld_refuses_is_remembered_and_its_documents_refused_alike() -> None:
-    name, template = TEMPLATES[0]
-    credential = _credential(template, Award(achievement=name, recipient_email="a@example.org"))
+    credential = _first_template_credential()
     credential["credentialStatus"]["statusListCredential"] = "relative/list"
     assert not _handled_by_fast_path(credential)
     assert _same_as_reference(credential) == "relative_iri"
@@ -320,9 +305,8 @@ def test_a_signature_made_with_the_fast_path_verifies_with_the_reference() -> No
 
 def test_a_remembered_literal_with_a_control_character_is_refused_each_time() -> None:
     # The first document teaches the memo the value; the second is refused by the memo.
-    name, template = TEMPLATES[0]
     for _ in range(2):
-        credential = _credential(template, Award(achievement=name, recipient_email="a@example.org"))
+        credential = _first_template_credential()
         credential["credentialSubject"]["achievement"]["name"] = "Tab\tand\x0bvertical tab"
         assert _handled_by_fast_path(credential)
         assert _same_as_reference(credential) == "control_character"
